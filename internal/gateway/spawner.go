@@ -1,0 +1,29 @@
+package gateway
+
+import (
+	"context"
+	"io"
+)
+
+// Invocation is one running instance of a function, seen from the gateway: the
+// gateway's end of the instance's conn 1, plus a way to learn how it ended.
+type Invocation interface {
+	// Read blocks until the function wrote something or closed conn 1 (io.EOF).
+	io.Reader
+	// Write blocks while the conn's window is full; it fails once the instance is gone.
+	io.Writer
+	// CloseWrite closes the gateway's side: the function reads EOF after draining.
+	CloseWrite() error
+	// Close releases the conn entirely; the function's further writes fail with EPIPE.
+	Close() error
+	// Wait blocks until the instance has ended. It returns nil when the function
+	// returned from _start or called proc_exit(0), and an error naming the trap or
+	// exit code otherwise.
+	Wait() error
+}
+
+// Spawner starts fresh instances of the project's functions.
+type Spawner interface {
+	// Spawn starts a fresh instance of the named function. Cancelling ctx stops it.
+	Spawn(ctx context.Context, function string) (Invocation, error)
+}
