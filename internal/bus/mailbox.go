@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,16 +12,24 @@ import (
 // to the other.
 type Endpoint struct {
 	in, out *pipe
-	mb      *Mailbox
-	id      int32
+	// owner is set once, when the endpoint joins a mailbox; the peer may
+	// notify concurrently, hence atomic.
+	owner atomic.Pointer[owner]
+}
+
+type owner struct {
+	mb *Mailbox
+	id int32
 }
 
 // notify tells the endpoint's mailbox that this conn may have news.
 func (e *Endpoint) notify() {
-	if e == nil || e.mb == nil {
+	if e == nil {
 		return
 	}
-	e.mb.mark(e.id)
+	if o := e.owner.Load(); o != nil {
+		o.mb.mark(o.id)
+	}
 }
 
 // news reports whether the conn has something for its owner: data or an
@@ -81,7 +90,7 @@ func (m *Mailbox) Add(e *Endpoint) (int32, Errno) {
 	}
 	id := m.next
 	m.next++
-	e.mb, e.id = m, id
+	e.owner.Store(&owner{mb: m, id: id})
 	m.conns[id] = e
 	// A peer may have written before the endpoint had an owner.
 	m.ready[id] = struct{}{}

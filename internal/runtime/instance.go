@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/embly/embly/internal/bus"
+)
+
+// instance is the host's state for one running wasm instance: its mailbox of
+// conns and its children. Host functions find it in their context.
+type instance struct {
+	rt       *Runtime
+	fn       *function
+	ctx      context.Context
+	mb       *bus.Mailbox
+	children sync.WaitGroup
+	live     atomic.Int32 // children still running
+	ids      []int32      // scratch for _events
+}
+
+type instanceKey struct{}
+
+func instanceFrom(ctx context.Context) *instance {
+	inst, _ := ctx.Value(instanceKey{}).(*instance)
+	return inst
+}
+
+// errStopped ends an instance whose context ended while it waited in a host call.
+var errStopped = errors.New("stopped")
+
+// run instantiates fn with conn 1 wired to parent and runs its _start to the
+// end. When it returns, every conn of the instance is closed and every child
+// has ended.
+func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
+	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
+	inst.mb.Add(parent) // id 1
+	defer func() {
+		inst.mb.Close()
+		cancel() // children end with their parent
+		inst.children.Wait()
+	}()
+
+	out := newLineWriter(r.log, "["+fn.name+"]: ")
+	defer out.Flush()
+	mod, err := r.wz.InstantiateModule(inst.ctx, fn.compiled, fn.config.WithStdout(out).WithStderr(out))
+	if err != nil {
+		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
+	}
+	defer mod.Close(context.Background())
+	_, err = mod.ExportedFunction("_start").Call(inst.ctx)
+	return exitError(ctx, fn.name, err)
+}
+
+// exitError turns how _start ended into the error Wait reports.
+func exitError(ctx context.Context, name string, err error) error {
+	var exit *sys.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &exit) && exit.ExitCode() == 0:
+		return nil
+	case ctx.Err() != nil || errors.Is(err, errStopped):
+		return fmt.Errorf("function %q stopped: %w", name, context.Cause(ctx))
+	case errors.As(err, &exit):
+		return fmt.Errorf("function %q exited with code %d", name, exit.ExitCode())
+	}
+	return fmt.Errorf("function %q trapped: %s", name, strings.TrimSpace(err.Error()))
+}
+
+// spawn starts a child instance of the named function with its conn 1 wired
+// to a new conn of inst, and returns that conn's id.
+func (inst *instance) spawn(name string) (int32, bus.Errno) {
+	fn := inst.rt.function(name)
+	if fn == nil {
+		return 0, bus.ENOENT
+	}
+	if int(inst.live.Add(1)) > inst.rt.opts.MaxChildren {
+		inst.live.Add(-1)
+		return 0, bus.EAGAIN
+	}
+	mine, theirs := bus.NewPair(inst.rt.opts.Window)
+	id, errno := inst.mb.Add(mine)
+	if errno != bus.ESUCCESS {
+		inst.live.Add(-1)
+		return 0, errno
+	}
+	inst.children.Add(1)
+	go func() {
+		defer inst.children.Done()
+		defer inst.live.Add(-1)
+		if err := inst.rt.run(inst.ctx, fn, theirs); err != nil && inst.ctx.Err() == nil {
+			fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
+		}
+	}()
+	return id, bus.ESUCCESS
+}

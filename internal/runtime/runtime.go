@@ -1,0 +1,210 @@
+// Package runtime runs Embly functions: it compiles wasm modules with wazero
+// (keeping the machine code in an on-disk cache), gives every invocation a
+// fresh instance with its own memory and mailbox, and provides the WASI
+// subset and the `embly` host module that instances talk through.
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/embly/embly/internal/bus"
+)
+
+// Defaults for Options fields left zero. Each is documented in docs/abi.md.
+const (
+	// DefaultMaxMemory is the linear memory cap of an instance: 128 MiB.
+	DefaultMaxMemory = 128 << 20
+	// DefaultMaxChildren is how many live children one instance may have.
+	DefaultMaxChildren = 1024
+)
+
+// Options configure a Runtime. The zero value is usable.
+type Options struct {
+	// CacheDir holds wazero's compilation cache so a restart does not
+	// recompile. Empty keeps compiled code in memory only.
+	CacheDir string
+	// Log receives what functions write to stdout and stderr, one line at a
+	// time, prefixed with "[NAME]: ". Nil discards it.
+	Log io.Writer
+	// MaxMemory caps each instance's linear memory, in bytes.
+	MaxMemory uint32
+	// MaxChildren caps the live children of one instance; past it _spawn
+	// returns EAGAIN.
+	MaxChildren int
+	// Window is the per-direction buffer of every conn, in bytes.
+	Window int
+}
+
+// Runtime compiles and runs the functions of one project.
+type Runtime struct {
+	opts  Options
+	wz    wazero.Runtime
+	cache wazero.CompilationCache
+	log   *lockedWriter
+
+	mu        sync.RWMutex
+	functions map[string]*function
+}
+
+// function is a compiled module ready to be instantiated.
+type function struct {
+	name     string
+	compiled wazero.CompiledModule
+	config   wazero.ModuleConfig
+}
+
+// New returns a Runtime with the WASI subset and the embly host module
+// registered. Close it to release compiled code.
+func New(ctx context.Context, opts Options) (*Runtime, error) {
+	if opts.MaxMemory == 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	if opts.MaxChildren == 0 {
+		opts.MaxChildren = DefaultMaxChildren
+	}
+	if opts.Window == 0 {
+		opts.Window = bus.DefaultWindow
+	}
+	log := opts.Log
+	if log == nil {
+		log = io.Discard
+	}
+	cfg := wazero.NewRuntimeConfigCompiler().
+		WithMemoryLimitPages(opts.MaxMemory / 65536).
+		// An instance whose request ended (client gone, parent ended) must
+		// stop even inside a loop that never calls the host.
+		WithCloseOnContextDone(true)
+	var cache wazero.CompilationCache
+	if opts.CacheDir != "" {
+		var err error
+		if cache, err = wazero.NewCompilationCacheWithDir(opts.CacheDir); err != nil {
+			return nil, fmt.Errorf("opening the compilation cache in %s: %w", opts.CacheDir, err)
+		}
+		cfg = cfg.WithCompilationCache(cache)
+	}
+	r := &Runtime{
+		opts:      opts,
+		wz:        wazero.NewRuntimeWithConfig(ctx, cfg),
+		cache:     cache,
+		log:       &lockedWriter{w: log},
+		functions: make(map[string]*function),
+	}
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("registering WASI: %w", err)
+	}
+	if err := r.instantiateHostModule(ctx); err != nil {
+		r.Close(ctx)
+		return nil, fmt.Errorf("registering the embly host module: %w", err)
+	}
+	return r, nil
+}
+
+// Close releases every compiled module. Running instances are stopped.
+func (r *Runtime) Close(ctx context.Context) error {
+	err := r.wz.Close(ctx)
+	if r.cache != nil {
+		err = errors.Join(err, r.cache.Close(ctx))
+	}
+	return err
+}
+
+// Compile compiles wasm (served from the cache when it was compiled before)
+// and makes it available as function name, replacing any previous version.
+// It returns how long compilation took.
+func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (time.Duration, error) {
+	start := time.Now()
+	compiled, err := r.wz.CompileModule(ctx, wasm)
+	if err != nil {
+		return 0, fmt.Errorf("compiling function %q: %w", name, err)
+	}
+	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
+		compiled.Close(ctx)
+		return 0, fmt.Errorf("function %q has no _start export: build it as a WASI command (a main function)", name)
+	}
+	fn := &function{
+		name:     name,
+		compiled: compiled,
+		config: wazero.NewModuleConfig().
+			// Instances are anonymous so any number can run at once.
+			WithName("").
+			// _start is called by run, so the instance's context and
+			// errors are ours to shape.
+			WithStartFunctions().
+			WithArgs(name).
+			WithRandSource(rand.Reader).
+			WithSysWalltime().
+			WithSysNanotime().
+			WithSysNanosleep(),
+	}
+	r.mu.Lock()
+	old := r.functions[name]
+	r.functions[name] = fn
+	r.mu.Unlock()
+	if old != nil {
+		old.compiled.Close(ctx)
+	}
+	return time.Since(start), nil
+}
+
+func (r *Runtime) function(name string) *function {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.functions[name]
+}
+
+// Invocation is a running instance seen from the Go actor that started it:
+// the Go side of the instance's conn 1, and how the instance ended.
+type Invocation struct {
+	*bus.Conn
+	done chan struct{}
+	err  error
+}
+
+// Wait blocks until the instance has ended and its children are gone. It
+// returns nil when _start returned or the function called proc_exit(0).
+func (inv *Invocation) Wait() error {
+	<-inv.done
+	return inv.err
+}
+
+// ErrNoFunction is returned by Spawn for a name the project does not have.
+var ErrNoFunction = errors.New("no such function")
+
+// Spawn starts a fresh instance of the named function and returns the Go
+// side of its conn 1. Cancelling ctx stops the instance.
+func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
+	fn := r.function(name)
+	if fn == nil {
+		return nil, fmt.Errorf("%w %q", ErrNoFunction, name)
+	}
+	mine, theirs := bus.NewPair(r.opts.Window)
+	mb := bus.NewMailbox()
+	id, _ := mb.Add(mine)
+	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{})}
+	go func() {
+		defer close(inv.done)
+		inv.err = r.run(ctx, fn, theirs)
+	}()
+	return inv, nil
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -1,0 +1,255 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/embly/embly/internal/wasmtest"
+)
+
+var (
+	guestsOnce sync.Once
+	guests     map[string][]byte
+)
+
+// guest returns the wasm of testdata/NAME.c, building all guests once.
+func guest(t testing.TB, name string) []byte {
+	t.Helper()
+	guestsOnce.Do(func() {
+		guests = make(map[string][]byte)
+		files, _ := filepath.Glob("testdata/*.c")
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			guests[strings.TrimSuffix(filepath.Base(f), ".c")] = wasmtest.BuildC(t, string(src))
+		}
+	})
+	wasm, ok := guests[name]
+	if !ok {
+		t.Fatalf("no guest %q (did the build fail?)", name)
+	}
+	return wasm
+}
+
+// newRuntime returns a Runtime with the named test guests compiled.
+func newRuntime(t testing.TB, opts Options, names ...string) *Runtime {
+	t.Helper()
+	ctx := context.Background()
+	r, err := New(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(ctx) })
+	for _, name := range names {
+		if _, err := r.Compile(ctx, name, guest(t, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// call spawns fn, sends in, closes our side and returns all the function
+// wrote and how it ended.
+func call(t *testing.T, r *Runtime, fn string, in []byte) (string, error) {
+	t.Helper()
+	inv, err := r.Spawn(context.Background(), fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inv.Close()
+	go func() {
+		inv.Write(in)
+		inv.CloseWrite()
+	}()
+	out, readErr := io.ReadAll(inv)
+	if readErr != nil {
+		t.Fatalf("reading from %s: %v", fn, readErr)
+	}
+	return string(out), inv.Wait()
+}
+
+func TestHello(t *testing.T) {
+	r := newRuntime(t, Options{}, "hello")
+	out, err := call(t, r, "hello", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nHello World"; out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}
+
+func TestEchoLargeBody(t *testing.T) {
+	r := newRuntime(t, Options{Window: 4096}, "echo")
+	body := bytes.Repeat([]byte("0123456789abcdef"), 100<<10/16)
+	out, err := call(t, r, "echo", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(body) {
+		t.Fatalf("echo returned %d bytes, want %d", len(out), len(body))
+	}
+}
+
+func TestSpawnChild(t *testing.T) {
+	r := newRuntime(t, Options{}, "parent", "echo")
+	out, err := call(t, r, "parent", []byte("ping"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "child said: ping" {
+		t.Fatalf("got %q", out)
+	}
+}
+
+func TestABIEdgeCases(t *testing.T) {
+	r := newRuntime(t, Options{}, "probe", "echo")
+	inv, err := r.Spawn(context.Background(), "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inv.Close()
+	out, err := io.ReadAll(inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.CloseWrite()
+	if err := inv.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+	}
+	want := map[string]string{
+		"read_bad_buf":           "21",
+		"read_bad_nread":         "21",
+		"read_wrapping":          "21",
+		"write_bad_buf":          "21",
+		"write_bad_nwritten":     "21",
+		"spawn_bad_name":         "21",
+		"spawn_bad_id":           "21",
+		"events_bad_ids":         "21",
+		"events_bad_n":           "21",
+		"read_bad_conn":          "8",
+		"write_bad_conn":         "8",
+		"close_bad_conn":         "8",
+		"spawn_unknown_function": "44",
+		"spawn_unknown_target":   "44",
+		"read_empty":             "6",
+		"events_poll":            "0 n=0",
+		"events_timeout":         "0 n=0",
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestTrapAndExit(t *testing.T) {
+	var log bytes.Buffer
+	r := newRuntime(t, Options{Log: &log}, "trap", "exit3")
+	out, err := call(t, r, "trap", nil)
+	if err == nil || !strings.Contains(err.Error(), `function "trap" trapped`) {
+		t.Fatalf("trap: err = %v", err)
+	}
+	if out != "HTTP/1.1 200 OK\r\n" {
+		t.Fatalf("output before the trap was lost: %q", out)
+	}
+	_, err = call(t, r, "exit3", nil)
+	if err == nil || err.Error() != `function "exit3" exited with code 3` {
+		t.Fatalf("exit: err = %v", err)
+	}
+	for _, line := range []string{"[exit3]: about to exit\n", "[exit3]: with code 3\n"} {
+		if !strings.Contains(log.String(), line) {
+			t.Errorf("log lacks %q:\n%s", line, log.String())
+		}
+	}
+}
+
+func TestCancelStopsSpinningInstance(t *testing.T) {
+	r := newRuntime(t, Options{}, "spin")
+	ctx, cancel := context.WithCancel(context.Background())
+	inv, err := r.Spawn(ctx, "spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	done := make(chan error)
+	go func() { done <- inv.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want stopped by cancel", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a cancelled spinning instance did not stop")
+	}
+}
+
+func TestMaxChildren(t *testing.T) {
+	r := newRuntime(t, Options{MaxChildren: 5}, "fanout", "echo")
+	out, err := call(t, r, "fanout", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "spawned=5 err=6" {
+		t.Fatalf("got %q, want 5 children then EAGAIN", out)
+	}
+}
+
+func TestSpawnUnknown(t *testing.T) {
+	r := newRuntime(t, Options{})
+	if _, err := r.Spawn(context.Background(), "nope"); !errors.Is(err, ErrNoFunction) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCompileCache(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		r, err := New(ctx, Options{CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Compile(ctx, "hello", guest(t, "hello")); err != nil {
+			t.Fatal(err)
+		}
+		r.Close(ctx)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) == 0 {
+		t.Fatal("compilation cache directory is empty")
+	}
+}
+
+func BenchmarkHello(b *testing.B) {
+	r := newRuntime(b, Options{}, "hello")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		inv, err := r.Spawn(ctx, "hello")
+		if err != nil {
+			b.Fatal(err)
+		}
+		inv.CloseWrite()
+		io.Copy(io.Discard, inv)
+		if err := inv.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		inv.Close()
+	}
+}
