@@ -3,7 +3,11 @@
 // user sees file:line:col and the offending line, never "invalid config".
 package config
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
 
 // FileName is the name of the project file Embly looks for in a project directory.
 const FileName = "embly.hcl"
@@ -21,6 +25,10 @@ type Project struct {
 	Files        []*Files
 	Databases    []*Database
 	Dependencies []*Dependency
+
+	// src and filename are the file as parsed, so Errorf can show source lines.
+	src      []byte
+	filename string
 }
 
 // Function is a `function "NAME" { ... }` block: a wasm module built from source.
@@ -88,4 +96,67 @@ type Dependency struct {
 	Name   string
 	Source string
 	Range  hcl.Range
+}
+
+// Function returns the function named name, or nil.
+func (p *Project) Function(name string) *Function {
+	for _, f := range p.Functions {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// FilesByName returns the files block named name, or nil. (Project.Files is
+// the list, hence the longer name.)
+func (p *Project) FilesByName(name string) *Files {
+	for _, f := range p.Files {
+		if f.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+// Database returns the database named name, or nil.
+func (p *Project) Database(name string) *Database {
+	for _, db := range p.Databases {
+		if db.Name == name {
+			return db
+		}
+	}
+	return nil
+}
+
+func (p *Project) gateway(name string) *Gateway {
+	for _, g := range p.Gateways {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+func (p *Project) dependency(name string) *Dependency {
+	for _, dep := range p.Dependencies {
+		if dep.Name == name {
+			return dep
+		}
+	}
+	return nil
+}
+
+// Errorf reports a problem found after loading (a build failure, say) at rng
+// in the project file, printed like a load error: position, message, the
+// source line and carets. rng is usually a Range kept in the Project.
+func (p *Project) Errorf(rng hcl.Range, format string, args ...any) *DiagnosticsError {
+	return &DiagnosticsError{
+		Diagnostics: hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  fmt.Sprintf(format, args...),
+			Subject:  rng.Ptr(),
+		}},
+		Sources: map[string][]byte{p.filename: p.src},
+	}
 }

@@ -1,0 +1,645 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// helloWorld is the seed's hello world, as DESIGN.md shows it.
+const helloWorld = `function "hello" {
+  runtime = "rust"
+  path    = "./hello"
+}
+
+gateway {
+  type = "http"
+  port = 8080
+  route "/" {
+    function = "${function.hello}"
+  }
+}
+`
+
+// everything uses every block kind and attribute.
+const everything = `function "hello" {
+  runtime = "go"
+  path    = "./hello"
+  sources = ["**/*.go", "go.mod"]
+}
+
+function "prebuilt" {
+  runtime = "wasm"
+  path    = "bin/prebuilt.wasm"
+}
+
+files "assets" {
+  path = "./public"
+}
+
+gateway "api" {
+  type     = "http"
+  port     = 8080
+  function = "${function.prebuilt}"
+
+  route "/" {
+    function = "${function.hello}"
+  }
+  route "/static/" {
+    files = "${files.assets}"
+  }
+}
+
+gateway {
+  type = "http"
+  port = 8081
+  function = function.hello
+}
+
+database "kv" "cache" {}
+
+database "vinyl" "main" {
+  definition = "data.proto"
+  record "User" {
+    primary_key = "id"
+    index "email" {
+      unique = true
+    }
+  }
+}
+
+dependencies {
+  other = "github.com/x/y"
+  more  = "github.com/x/z"
+}
+`
+
+// projectDir makes a project directory holding the given paths: a name that
+// ends in "/" is a directory, anything else an empty file.
+func projectDir(t *testing.T, paths ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, p := range paths {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if strings.HasSuffix(p, "/") {
+			if err := os.MkdirAll(full, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// stripped returns p without the parts that tests do not spell out: source
+// ranges, database bodies and the kept source.
+func stripped(p *Project) *Project {
+	c := *p
+	c.src, c.filename = nil, ""
+	c.Functions, c.Gateways, c.Files, c.Databases, c.Dependencies = nil, nil, nil, nil, nil
+	for _, f := range p.Functions {
+		f := *f
+		f.Range = hcl.Range{}
+		c.Functions = append(c.Functions, &f)
+	}
+	for _, g := range p.Gateways {
+		g := *g
+		g.Range = hcl.Range{}
+		routes := g.Routes
+		g.Routes = nil
+		for _, r := range routes {
+			r := *r
+			r.Range = hcl.Range{}
+			g.Routes = append(g.Routes, &r)
+		}
+		c.Gateways = append(c.Gateways, &g)
+	}
+	for _, f := range p.Files {
+		f := *f
+		f.Range = hcl.Range{}
+		c.Files = append(c.Files, &f)
+	}
+	for _, db := range p.Databases {
+		db := *db
+		db.Range, db.Body = hcl.Range{}, nil
+		c.Databases = append(c.Databases, &db)
+	}
+	for _, dep := range p.Dependencies {
+		dep := *dep
+		dep.Range = hcl.Range{}
+		c.Dependencies = append(c.Dependencies, &dep)
+	}
+	return &c
+}
+
+func TestParseValid(t *testing.T) {
+	tests := []struct {
+		name  string
+		src   string
+		paths []string
+		want  func(dir string) *Project
+	}{
+		{
+			name:  "hello world",
+			src:   helloWorld,
+			paths: []string{"hello/"},
+			want: func(dir string) *Project {
+				return &Project{
+					Functions: []*Function{{Name: "hello", Runtime: "rust", Path: filepath.Join(dir, "hello")}},
+					Gateways: []*Gateway{{Type: "http", Port: 8080, Routes: []*Route{
+						{Prefix: "/", Function: "hello"},
+					}}},
+				}
+			},
+		},
+		{
+			name:  "every block kind",
+			src:   everything,
+			paths: []string{"hello/", "bin/prebuilt.wasm", "public/"},
+			want: func(dir string) *Project {
+				return &Project{
+					Functions: []*Function{
+						{Name: "hello", Runtime: "go", Path: filepath.Join(dir, "hello"), Sources: []string{"**/*.go", "go.mod"}},
+						{Name: "prebuilt", Runtime: "wasm", Path: filepath.Join(dir, "bin", "prebuilt.wasm")},
+					},
+					Files: []*Files{{Name: "assets", Path: filepath.Join(dir, "public")}},
+					Gateways: []*Gateway{
+						{Name: "api", Type: "http", Port: 8080, Function: "prebuilt", Routes: []*Route{
+							{Prefix: "/", Function: "hello"},
+							{Prefix: "/static/", Files: "assets"},
+						}},
+						{Type: "http", Port: 8081, Function: "hello"},
+					},
+					Databases: []*Database{
+						{Type: "kv", Name: "cache"},
+						{Type: "vinyl", Name: "main"},
+					},
+					Dependencies: []*Dependency{
+						{Name: "other", Source: "github.com/x/y"},
+						{Name: "more", Source: "github.com/x/z"},
+					},
+				}
+			},
+		},
+		{
+			name: "gateway declared before its functions",
+			src: `gateway {
+  type = "http"
+  port = 1
+  function = "${function.c}"
+}
+function "c" {
+  runtime = "c"
+  path    = "."
+}
+`,
+			want: func(dir string) *Project {
+				return &Project{
+					Functions: []*Function{{Name: "c", Runtime: "c", Path: dir}},
+					Gateways:  []*Gateway{{Type: "http", Port: 1, Function: "c"}},
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := projectDir(t, tt.paths...)
+			p, err := Parse("embly.hcl", []byte(tt.src), dir)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			want := tt.want(dir)
+			want.Dir, want.File = dir, filepath.Join(dir, FileName)
+			if got := stripped(p); !reflect.DeepEqual(got, want) {
+				t.Errorf("Parse =\n%s\nwant\n%s", dump(got), dump(want))
+			}
+		})
+	}
+}
+
+func dump(p *Project) string {
+	var b strings.Builder
+	b.WriteString("dir " + p.Dir + " file " + p.File + "\n")
+	for _, f := range p.Functions {
+		b.WriteString("  " + strings.TrimSpace(strings.ReplaceAll(fmt.Sprintf("%+v", *f), "\n", " ")) + "\n")
+	}
+	for _, g := range p.Gateways {
+		b.WriteString(fmt.Sprintf("  gateway %q %s %d default %q\n", g.Name, g.Type, g.Port, g.Function))
+		for _, r := range g.Routes {
+			b.WriteString(fmt.Sprintf("    route %+v\n", *r))
+		}
+	}
+	for _, f := range p.Files {
+		b.WriteString(fmt.Sprintf("  %+v\n", *f))
+	}
+	for _, db := range p.Databases {
+		b.WriteString(fmt.Sprintf("  database %s %s\n", db.Type, db.Name))
+	}
+	for _, dep := range p.Dependencies {
+		b.WriteString(fmt.Sprintf("  dependency %s %s\n", dep.Name, dep.Source))
+	}
+	return b.String()
+}
+
+// fn is a valid function block for error cases that need one.
+const fn = `function "hello" {
+  runtime = "go"
+  path    = "./hello"
+}
+`
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		// want holds the first line of every diagnostic, in order; $DIR
+		// stands for the project directory.
+		want []string
+	}{
+		{
+			name: "unknown attribute",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  pth = \"./hello\"\n}\n",
+			want: []string{`embly.hcl:3:3: error: function "hello" has no attribute "pth"; did you mean "path"?`},
+		},
+		{
+			name: "unknown attribute without a likely match",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  memory = 64\n}\n",
+			want: []string{`embly.hcl:4:3: error: function "hello" has no attribute "memory"; it takes "runtime", "path" and "sources"`},
+		},
+		{
+			name: "block written as attribute",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 80\n  route = \"/\"\n}\n",
+			want: []string{
+				`embly.hcl:5:1: error: gateway has no routes and no default function; add route "/" { function = "${function.NAME}" }`,
+				`embly.hcl:8:3: error: gateway has no attribute "route"; "route" is a block: write route ... { ... }`,
+			},
+		},
+		{
+			name: "unknown top-level block",
+			src:  "funtion \"hello\" {\n}\n",
+			want: []string{`embly.hcl:1:1: error: unknown block type "funtion"; did you mean "function"?`},
+		},
+		{
+			name: "unknown nested block",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 80\n  rout \"/\" {\n    function = \"${function.hello}\"\n  }\n}\n",
+			want: []string{
+				`embly.hcl:5:1: error: gateway has no routes and no default function; add route "/" { function = "${function.NAME}" }`,
+				`embly.hcl:8:3: error: unknown block type "rout" in gateway; did you mean "route"?`,
+			},
+		},
+		{
+			name: "top-level attribute",
+			src:  "port = 8080\n",
+			want: []string{`embly.hcl:1:1: error: unexpected attribute "port"; the top level of embly.hcl holds only blocks (function, files, gateway, database, dependencies)`},
+		},
+		{
+			name: "typo in function reference",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" {\n    function = \"${function.helo}\"\n  }\n}\n",
+			want: []string{`embly.hcl:9:27: error: no function named "helo" in embly.hcl; did you mean "hello"?`},
+		},
+		{
+			name: "typo in files reference",
+			src:  fn + "files \"assets\" { path = \"./public\" }\ngateway {\n  type = \"http\"\n  port = 8080\n  route \"/s/\" { files = \"${files.asets}\" }\n}\n",
+			want: []string{`embly.hcl:9:33: error: no files block named "asets" in embly.hcl; did you mean "assets"?`},
+		},
+		{
+			name: "typo in reference root",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  function = \"${funtion.hello}\"\n}\n",
+			want: []string{`embly.hcl:8:17: error: Unknown variable: There is no variable named "funtion". Did you mean "function"?`},
+		},
+		{
+			name: "reference to nothing declared",
+			src:  "gateway {\n  type = \"http\"\n  port = 8080\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:4:25: error: no function named "hello" in embly.hcl; declare it with function "hello" { ... }`},
+		},
+		{
+			name: "plain string instead of reference",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" { function = \"hello\" }\n}\n",
+			want: []string{`embly.hcl:8:26: error: route "/": function must be a reference like "${function.hello}", not the string "hello"`},
+		},
+		{
+			name: "reference inside a longer string",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  function = \"x${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:8:18: error: a reference must stand alone in its string, like "${function.NAME}", with nothing around it`},
+		},
+		{
+			name: "files reference where a function belongs",
+			src:  fn + "files \"assets\" { path = \"./public\" }\ngateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" { function = \"${files.assets}\" }\n}\n",
+			want: []string{`embly.hcl:9:26: error: route "/": function must refer to a function block, but this refers to files "assets"; write files = "${files.assets}" instead`},
+		},
+		{
+			name: "duplicate function",
+			src:  fn + fn,
+			want: []string{`embly.hcl:5:10: error: function "hello" is declared twice; the first is on line 1`},
+		},
+		{
+			name: "duplicate files",
+			src:  "files \"a\" { path = \"public\" }\nfiles \"a\" { path = \"public\" }\n",
+			want: []string{`embly.hcl:2:7: error: files "a" is declared twice; the first is on line 1`},
+		},
+		{
+			name: "duplicate database",
+			src:  "database \"kv\" \"cache\" {}\n\ndatabase \"vinyl\" \"cache\" {}\n",
+			want: []string{`embly.hcl:3:18: error: database "cache" is declared twice; the first is on line 1`},
+		},
+		{
+			name: "missing required attribute",
+			src:  "function \"hello\" {\n  path = \"./hello\"\n}\n",
+			want: []string{`embly.hcl:1:1: error: function "hello" is missing required attribute "runtime"`},
+		},
+		{
+			name: "missing label",
+			src:  "function {\n}\n",
+			want: []string{`embly.hcl:1:10: error: Missing name for function: All function blocks must have 1 labels (name).`},
+		},
+		{
+			name: "unknown runtime",
+			src:  "function \"hello\" {\n  runtime = \"rsut\"\n  path = \"./hello\"\n}\n",
+			want: []string{`embly.hcl:2:13: error: function "hello": unknown runtime "rsut"; valid runtimes are "go", "rust", "c" and "wasm"; did you mean "rust"?`},
+		},
+		{
+			name: "unquoted runtime",
+			src:  "function \"hello\" {\n  runtime = go\n  path = \"./hello\"\n}\n",
+			want: []string{`embly.hcl:2:13: error: function "hello": runtime must be a string; put it in quotes: "go"`},
+		},
+		{
+			name: "path that does not exist",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./helo\"\n}\n",
+			want: []string{`embly.hcl:3:10: error: function "hello": path "./helo" does not exist (looked for $DIR/helo)`},
+		},
+		{
+			name: "source path that is a file",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"app.wasm\"\n}\n",
+			want: []string{`embly.hcl:3:10: error: function "hello": path "app.wasm" is not a directory ($DIR/app.wasm)`},
+		},
+		{
+			name: "wasm path that is a directory",
+			src:  "function \"hello\" {\n  runtime = \"wasm\"\n  path = \"hello\"\n}\n",
+			want: []string{`embly.hcl:3:10: error: function "hello": path "hello" is a directory; runtime "wasm" needs a .wasm file`},
+		},
+		{
+			name: "files path that does not exist",
+			src:  "files \"assets\" { path = \"./static\" }\n",
+			want: []string{`embly.hcl:1:25: error: files "assets": path "./static" does not exist (looked for $DIR/static)`},
+		},
+		{
+			name: "bad source patterns",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"hello\"\n  sources = [\"[\", \"/abs/*.go\", 3]\n}\n",
+			want: []string{
+				`embly.hcl:4:14: error: function "hello": source pattern "[" is malformed: syntax error in pattern`,
+				`embly.hcl:4:19: error: function "hello": source pattern "/abs/*.go" must be relative to the function's path`,
+				`embly.hcl:4:32: error: function "hello": each of sources must be a string, not number`,
+			},
+		},
+		{
+			name: "route to nothing",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" {}\n}\n",
+			want: []string{`embly.hcl:8:3: error: route "/" routes to nothing; set function = "${function.NAME}" or files = "${files.NAME}"`},
+		},
+		{
+			name: "route to both",
+			src:  fn + "files \"a\" { path = \"public\" }\ngateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" {\n    function = \"${function.hello}\"\n    files = \"${files.a}\"\n  }\n}\n",
+			want: []string{`embly.hcl:9:3: error: route "/" sets both function and files; a route serves exactly one of them`},
+		},
+		{
+			name: "route prefix without slash",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  route \"api\" { function = \"${function.hello}\" }\n}\n",
+			want: []string{`embly.hcl:8:9: error: route prefix "api" must start with "/"; write "/api"`},
+		},
+		{
+			name: "duplicate route prefix",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" { function = \"${function.hello}\" }\n  route \"/\" { function = \"${function.hello}\" }\n}\n",
+			want: []string{`embly.hcl:9:9: error: gateway: route "/" is declared twice; the first is on line 8`},
+		},
+		{
+			name: "two gateways on one port",
+			src:  fn + "gateway \"a\" {\n  type = \"http\"\n  port = 8080\n  function = \"${function.hello}\"\n}\ngateway \"b\" {\n  type = \"http\"\n  port = 8080\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:12:10: error: gateway "b": port 8080 is already used by the gateway on line 5`},
+		},
+		{
+			name: "port out of range",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 80800\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:7:10: error: gateway: port 80800 is out of range; use 1 to 65535`},
+		},
+		{
+			name: "port not a whole number",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = 80.5\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:7:10: error: gateway: port must be a whole number, not 80.5`},
+		},
+		{
+			name: "port as a string",
+			src:  fn + "gateway {\n  type = \"http\"\n  port = \"8080\"\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:7:10: error: gateway: port must be a number, like 8080, not string`},
+		},
+		{
+			name: "gateway type not supported yet",
+			src:  fn + "gateway {\n  type = \"websocket\"\n  port = 8080\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:6:10: error: gateway: type "websocket" is not supported yet; only "http" is`},
+		},
+		{
+			name: "unknown gateway type",
+			src:  fn + "gateway {\n  type = \"htp\"\n  port = 8080\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:6:10: error: gateway: unknown type "htp"; valid types are "http", "websocket" and "tcp"; did you mean "http"?`},
+		},
+		{
+			name: "gateway with nothing to serve",
+			src:  "gateway \"api\" {\n  type = \"http\"\n  port = 8080\n}\n",
+			want: []string{`embly.hcl:1:1: error: gateway "api" has no routes and no default function; add route "/" { function = "${function.NAME}" }`},
+		},
+		{
+			name: "gateway with two labels",
+			src:  fn + "gateway \"a\" \"b\" {\n  type = \"http\"\n  port = 8080\n  function = \"${function.hello}\"\n}\n",
+			want: []string{`embly.hcl:5:13: error: gateway takes at most one label, its name; remove "b"`},
+		},
+		{
+			name: "unknown database type",
+			src:  "database \"kvv\" \"cache\" {}\n",
+			want: []string{`embly.hcl:1:10: error: unknown database type "kvv"; valid types are "kv" and "vinyl"; did you mean "kv"?`},
+		},
+		{
+			name: "invalid name",
+			src:  "files \"my files\" { path = \"public\" }\n",
+			want: []string{`embly.hcl:1:7: error: files name "my files" is not valid; use letters, digits, underscores and dashes, starting with a letter`},
+		},
+		{
+			name: "dependency that is not a string",
+			src:  "dependencies {\n  other = 3\n}\n",
+			want: []string{`embly.hcl:2:11: error: dependency "other" must be a string, not number`},
+		},
+		{
+			name: "syntax error",
+			src:  "function \"hello\" {\n",
+			want: []string{`embly.hcl:1:18: error: Unclosed configuration block: There is no closing brace for this block before the end of the file. This may be caused by incorrect brace nesting elsewhere in this file.`},
+		},
+		{
+			name: "many mistakes at once",
+			src:  "function \"hello\" {\n  runtime = \"rsut\"\n  pth = \"./hello\"\n}\ngateway {\n  type = \"http\"\n  port = 0\n}\n",
+			want: []string{
+				`embly.hcl:2:13: error: function "hello": unknown runtime "rsut"; valid runtimes are "go", "rust", "c" and "wasm"; did you mean "rust"?`,
+				`embly.hcl:3:3: error: function "hello" has no attribute "pth"; did you mean "path"?`,
+				`embly.hcl:5:1: error: gateway has no routes and no default function; add route "/" { function = "${function.NAME}" }`,
+				`embly.hcl:7:10: error: gateway: port 0 is out of range; use 1 to 65535`,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := projectDir(t, "hello/", "public/", "app.wasm")
+			p, err := Parse("embly.hcl", []byte(tt.src), dir)
+			if err == nil {
+				t.Fatalf("Parse succeeded: %s", dump(p))
+			}
+			var derr *DiagnosticsError
+			if !errors.As(err, &derr) {
+				t.Fatalf("error is %T, want *DiagnosticsError: %v", err, err)
+			}
+			var got []string
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if strings.HasPrefix(line, "embly.hcl:") {
+					got = append(got, line)
+				}
+			}
+			want := make([]string, len(tt.want))
+			for i, w := range tt.want {
+				want[i] = strings.ReplaceAll(w, "$DIR", dir)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got errors\n  %s\nwant\n  %s\nfull output:\n%v", strings.Join(got, "\n  "), strings.Join(want, "\n  "), err)
+			}
+			if len(derr.Diagnostics) != len(tt.want) {
+				t.Errorf("%d diagnostics, want %d", len(derr.Diagnostics), len(tt.want))
+			}
+		})
+	}
+}
+
+// TestErrorFormat pins the whole rendering: position, message, source line
+// and carets, including a tab-indented line and a range past the line's end.
+func TestErrorFormat(t *testing.T) {
+	dir := projectDir(t, "hello/")
+	src := "function \"hello\" {\n\truntime = \"go\"\n\tpth = \"./hello\"\n}\n" +
+		"gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" {\n  }\n}\n"
+	_, err := Parse("embly.hcl", []byte(src), dir)
+	want := `embly.hcl:3:2: error: function "hello" has no attribute "pth"; did you mean "path"?
+  3 | 	pth = "./hello"
+    | 	^^^
+embly.hcl:8:3: error: route "/" routes to nothing; set function = "${function.NAME}" or files = "${files.NAME}"
+  8 |   route "/" {
+    |   ^^^^^^^^^`
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := projectDir(t, "hello/")
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(helloWorld), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.File != filepath.Join(dir, FileName) || p.Dir != dir {
+		t.Errorf("File, Dir = %q, %q; want %q, %q", p.File, p.Dir, filepath.Join(dir, FileName), dir)
+	}
+	if fn := p.Function("hello"); fn == nil || fn.Path != filepath.Join(dir, "hello") {
+		t.Errorf("Function(hello) = %+v", fn)
+	}
+	if p.Function("nope") != nil || p.FilesByName("nope") != nil || p.Database("nope") != nil {
+		t.Error("lookup of an undeclared name returned a block")
+	}
+
+	// Errors raised later point into the same file, with its source line.
+	got := p.Errorf(p.Function("hello").Range, "function %q: build failed", "hello").Error()
+	want := filepath.Join(dir, FileName) + ":1:1: error: function \"hello\": build failed\n" +
+		"  1 | function \"hello\" {\n" +
+		"    | ^^^^^^^^^^^^^^^^"
+	if got != want {
+		t.Errorf("Errorf =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestLoadNamesFileRelativeToWorkingDir(t *testing.T) {
+	dir := projectDir(t, "proj/")
+	if err := os.WriteFile(filepath.Join(dir, "proj", FileName), []byte("x = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	_, err := Load("proj")
+	if err == nil || !strings.HasPrefix(err.Error(), filepath.Join("proj", FileName)+":1:1: error: ") {
+		t.Errorf("Load(proj) = %v; want a position in proj/embly.hcl", err)
+	}
+	_, err = Load(filepath.Join(dir, "proj"))
+	if err == nil || !strings.HasPrefix(err.Error(), filepath.Join("proj", FileName)+":1:1: error: ") {
+		t.Errorf("Load(absolute) = %v; want a position relative to the working directory", err)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(dir)
+	var derr *DiagnosticsError
+	if !errors.As(err, &derr) {
+		t.Fatalf("error is %T, want *DiagnosticsError: %v", err, err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(err, fs.ErrNotExist) = false for %v", err)
+	}
+	want := "error: no embly.hcl in " + dir + "; create one or run `embly new NAME`"
+	if err.Error() != want {
+		t.Errorf("got %q\nwant %q", err, want)
+	}
+}
+
+func TestDatabaseBodyIsKept(t *testing.T) {
+	p, err := Parse("embly.hcl", []byte(everything), projectDir(t, "hello/", "bin/prebuilt.wasm", "public/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	content, diags := p.Database("main").Body.Content(&hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "definition", Required: true}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "record", LabelNames: []string{"name"}}},
+	})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(content.Blocks) != 1 || content.Blocks[0].Labels[0] != "User" {
+		t.Errorf("record blocks = %v", content.Blocks)
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	tests := []struct {
+		given      string
+		candidates []string
+		want       string
+	}{
+		{"pth", []string{"runtime", "path", "sources"}, "path"},
+		{"funtion", []string{"function", "files"}, "function"},
+		{"rsut", []string{"go", "rust", "c", "wasm"}, "rust"},
+		{"Go", []string{"go", "rust"}, "go"},
+		{"x", []string{"c"}, ""},                    // one letter: any other letter is one edit away
+		{"memory", []string{"runtime", "path"}, ""}, // nothing close
+		{"", []string{"a"}, ""},
+		{"hello", nil, ""},
+	}
+	for _, tt := range tests {
+		if got := suggest(tt.given, tt.candidates); got != tt.want {
+			t.Errorf("suggest(%q, %q) = %q, want %q", tt.given, tt.candidates, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,525 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// runtimes are the values `runtime` accepts, in the order messages list them.
+var runtimes = []string{"go", "rust", "c", "wasm"}
+
+// gatewayTypes are the gateway kinds Embly knows of; only http is served yet.
+var gatewayTypes = []string{"http", "websocket", "tcp"}
+
+// databaseTypes are the values a database block's first label accepts.
+var databaseTypes = []string{"kv", "vinyl"}
+
+// topBlocks lists the block types of the file's top level, for messages.
+var topBlocks = []string{"function", "files", "gateway", "database", "dependencies"}
+
+var (
+	fileSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: "function", LabelNames: []string{"name"}},
+		{Type: "files", LabelNames: []string{"name"}},
+		{Type: "database", LabelNames: []string{"type", "name"}},
+		{Type: "dependencies"},
+		// gateway is missing on purpose: its label is optional, which a
+		// BlockHeaderSchema cannot say, so decodeFile reads those blocks itself.
+	}}
+	functionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "runtime", Required: true},
+		{Name: "path", Required: true},
+		{Name: "sources"},
+	}}
+	filesSchema   = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}}
+	gatewaySchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{
+			{Name: "type", Required: true},
+			{Name: "port", Required: true},
+			{Name: "function"},
+		},
+		Blocks: []hcl.BlockHeaderSchema{{Type: "route", LabelNames: []string{"prefix"}}},
+	}
+	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+		{Name: "function"},
+		{Name: "files"},
+	}}
+)
+
+// Reference kinds: the root names of `${function.NAME}` and `${files.NAME}`.
+const (
+	kindFunction = "function"
+	kindFiles    = "files"
+)
+
+// decoder turns a parsed body into a Project, collecting every diagnostic on
+// the way instead of stopping at the first.
+type decoder struct {
+	dir     string
+	project *Project
+	diags   hcl.Diagnostics
+	// ctx resolves `${function.NAME}` and `${files.NAME}`; it is built once
+	// every function and files block is known, before gateways are read.
+	ctx *hcl.EvalContext
+}
+
+func (d *decoder) errorf(rng hcl.Range, format string, args ...any) {
+	d.diags = append(d.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf(format, args...),
+		Subject:  rng.Ptr(),
+	})
+}
+
+func (d *decoder) decodeFile(body *hclsyntax.Body) {
+	content := d.content(body, fileSchema, "", body.SrcRange, "gateway")
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "function":
+			d.decodeFunction(b)
+		case "files":
+			d.decodeFiles(b)
+		case "database":
+			d.decodeDatabase(b)
+		case "dependencies":
+			d.decodeDependencies(b)
+		}
+	}
+	d.ctx = d.evalContext()
+	ports := map[int]*Gateway{}
+	for _, b := range body.Blocks {
+		if b.Type == "gateway" {
+			d.decodeGateway(b, ports)
+		}
+	}
+}
+
+// content extracts what schema describes from body. HCL's Content would also
+// reject unknown names, but in generic words ("An argument named "pth" is not
+// expected here"); this names the block the mistake is in and suggests the
+// closest valid name. owner is the block as written (`function "hello"`), or
+// "" at the top level; def is where missing attributes are reported;
+// extraBlocks are block types the caller reads from the syntax body itself.
+func (d *decoder) content(body hcl.Body, schema *hcl.BodySchema, owner string, def hcl.Range, extraBlocks ...string) *hcl.BodyContent {
+	// Required attributes are checked here rather than by HCL, to say which
+	// block lacks them and point at its header instead of its brace.
+	lenient := &hcl.BodySchema{Blocks: schema.Blocks}
+	for _, a := range schema.Attributes {
+		lenient.Attributes = append(lenient.Attributes, hcl.AttributeSchema{Name: a.Name})
+	}
+	content, _, diags := body.PartialContent(lenient)
+	d.diags = append(d.diags, diags...)
+	var suggested []string
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		suggested = d.unknowns(sb, schema, content, owner, extraBlocks)
+	}
+	for _, a := range schema.Attributes {
+		// A misspelt attribute already has an error that suggests this
+		// name; "missing path" next to "pth; did you mean path" is noise.
+		if a.Required && content.Attributes[a.Name] == nil && !slices.Contains(suggested, a.Name) {
+			d.errorf(def, "%s is missing required attribute %q", owner, a.Name)
+		}
+	}
+	return content
+}
+
+// unknowns reports every attribute and block of body that schema does not
+// name, with a suggestion when one is a likely typo. It returns the attribute
+// names it suggested.
+func (d *decoder) unknowns(body *hclsyntax.Body, schema *hcl.BodySchema, content *hcl.BodyContent, owner string, extraBlocks []string) (suggested []string) {
+	var attrNames, unsetAttrs, blockNames []string
+	for _, a := range schema.Attributes {
+		attrNames = append(attrNames, a.Name)
+		if content.Attributes[a.Name] == nil {
+			unsetAttrs = append(unsetAttrs, a.Name)
+		}
+	}
+	for _, b := range schema.Blocks {
+		blockNames = append(blockNames, b.Type)
+	}
+	blockNames = append(blockNames, extraBlocks...)
+
+	for _, attr := range sortedAttributes(body) {
+		name := attr.Name
+		if slices.Contains(attrNames, name) {
+			continue
+		}
+		var msg string
+		switch {
+		case owner == "" && slices.Contains(blockNames, name):
+			msg = fmt.Sprintf("%q is a block, not an attribute; write %s { ... }", name, name)
+		case owner == "":
+			msg = fmt.Sprintf("unexpected attribute %q; the top level of %s holds only blocks (%s)%s",
+				name, FileName, strings.Join(topBlocks, ", "), didYouMean(name, blockNames))
+		default:
+			msg = fmt.Sprintf("%s has no attribute %q", owner, name)
+			if s := suggest(name, unsetAttrs); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+				suggested = append(suggested, s)
+			} else if slices.Contains(blockNames, name) {
+				msg += fmt.Sprintf("; %q is a block: write %s ... { ... }", name, name)
+			} else if len(attrNames) > 0 {
+				msg += "; it takes " + quoteList(attrNames)
+			}
+		}
+		d.errorf(attr.NameRange, "%s", msg)
+	}
+
+	for _, b := range body.Blocks {
+		if slices.Contains(blockNames, b.Type) {
+			continue
+		}
+		where := ""
+		if owner != "" {
+			where = " in " + owner
+		}
+		msg := fmt.Sprintf("unknown block type %q%s", b.Type, where)
+		switch hint := didYouMean(b.Type, blockNames); {
+		case hint != "":
+			msg += hint
+		case slices.Contains(attrNames, b.Type):
+			msg += fmt.Sprintf("; %q is an attribute: write %s = ...", b.Type, b.Type)
+		case len(blockNames) > 0:
+			msg += "; valid block types are " + quoteList(blockNames)
+		default:
+			msg += "; " + owner + " takes no blocks"
+		}
+		d.errorf(b.TypeRange, "%s", msg)
+	}
+	return suggested
+}
+
+func sortedAttributes(body *hclsyntax.Body) []*hclsyntax.Attribute {
+	attrs := make([]*hclsyntax.Attribute, 0, len(body.Attributes))
+	for _, a := range body.Attributes {
+		attrs = append(attrs, a)
+	}
+	sort.Slice(attrs, func(i, j int) bool { return attrs[i].SrcRange.Start.Byte < attrs[j].SrcRange.Start.Byte })
+	return attrs
+}
+
+func (d *decoder) decodeFunction(b *hcl.Block) {
+	name := b.Labels[0]
+	owner := fmt.Sprintf("function %q", name)
+	c := d.content(b.Body, functionSchema, owner, b.DefRange)
+	d.checkName("function", name, b.LabelRanges[0])
+	if first := d.project.Function(name); first != nil {
+		d.errorf(b.LabelRanges[0], "function %q is declared twice; the first is on line %d", name, first.Range.Start.Line)
+		return
+	}
+	fn := &Function{Name: name, Range: b.DefRange}
+	// A function with mistakes is still added, so that references to it
+	// resolve and do not add a second, misleading error.
+	d.project.Functions = append(d.project.Functions, fn)
+
+	if a := c.Attributes["runtime"]; a != nil {
+		if rt, ok := d.str(a.Expr, owner+": runtime"); ok {
+			if slices.Contains(runtimes, rt) {
+				fn.Runtime = rt
+			} else {
+				d.errorf(a.Expr.Range(), "%s: unknown runtime %q; valid runtimes are %s%s",
+					owner, rt, quoteList(runtimes), didYouMean(rt, runtimes))
+			}
+		}
+	}
+	if a := c.Attributes["path"]; a != nil {
+		want := wantDir
+		switch fn.Runtime {
+		case "wasm":
+			want = wantWasm
+		case "":
+			want = wantAny // unknown runtime: check only that it exists
+		}
+		fn.Path = d.path(a, owner, want)
+	}
+	if a := c.Attributes["sources"]; a != nil {
+		fn.Sources = d.sources(a, owner)
+	}
+}
+
+func (d *decoder) decodeFiles(b *hcl.Block) {
+	name := b.Labels[0]
+	owner := fmt.Sprintf("files %q", name)
+	c := d.content(b.Body, filesSchema, owner, b.DefRange)
+	d.checkName("files", name, b.LabelRanges[0])
+	if first := d.project.FilesByName(name); first != nil {
+		d.errorf(b.LabelRanges[0], "files %q is declared twice; the first is on line %d", name, first.Range.Start.Line)
+		return
+	}
+	f := &Files{Name: name, Range: b.DefRange}
+	d.project.Files = append(d.project.Files, f)
+	if a := c.Attributes["path"]; a != nil {
+		f.Path = d.path(a, owner, wantDir)
+	}
+}
+
+func (d *decoder) decodeDatabase(b *hcl.Block) {
+	typ, name := b.Labels[0], b.Labels[1]
+	if !slices.Contains(databaseTypes, typ) {
+		d.errorf(b.LabelRanges[0], "unknown database type %q; valid types are %s%s",
+			typ, quoteList(databaseTypes), didYouMean(typ, databaseTypes))
+	}
+	d.checkName("database", name, b.LabelRanges[1])
+	if first := d.project.Database(name); first != nil {
+		d.errorf(b.LabelRanges[1], "database %q is declared twice; the first is on line %d", name, first.Range.Start.Line)
+		return
+	}
+	// The body is kept undecoded: its schema belongs to the store, which
+	// reads it when it opens the database.
+	d.project.Databases = append(d.project.Databases, &Database{Type: typ, Name: name, Body: b.Body, Range: b.DefRange})
+}
+
+func (d *decoder) decodeDependencies(b *hcl.Block) {
+	attrs, diags := b.Body.JustAttributes()
+	d.diags = append(d.diags, diags...)
+	sorted := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		sorted = append(sorted, a)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Range.Start.Byte < sorted[j].Range.Start.Byte })
+	for _, a := range sorted {
+		if first := d.project.dependency(a.Name); first != nil {
+			d.errorf(a.NameRange, "dependency %q is declared twice; the first is on line %d", a.Name, first.Range.Start.Line)
+			continue
+		}
+		src, ok := d.str(a.Expr, fmt.Sprintf("dependency %q", a.Name))
+		if !ok {
+			continue
+		}
+		d.project.Dependencies = append(d.project.Dependencies, &Dependency{Name: a.Name, Source: src, Range: a.Range})
+	}
+}
+
+func (d *decoder) decodeGateway(b *hclsyntax.Block, ports map[int]*Gateway) {
+	g := &Gateway{Range: b.DefRange()}
+	owner := "gateway"
+	if len(b.Labels) > 0 {
+		g.Name = b.Labels[0]
+		owner = fmt.Sprintf("gateway %q", g.Name)
+		d.checkName("gateway", g.Name, b.LabelRanges[0])
+		if first := d.project.gateway(g.Name); first != nil {
+			d.errorf(b.LabelRanges[0], "gateway %q is declared twice; the first is on line %d", g.Name, first.Range.Start.Line)
+		}
+	}
+	if len(b.Labels) > 1 {
+		d.errorf(b.LabelRanges[1], "gateway takes at most one label, its name; remove %q", b.Labels[1])
+	}
+	d.project.Gateways = append(d.project.Gateways, g)
+	c := d.content(b.Body, gatewaySchema, owner, g.Range)
+
+	if a := c.Attributes["type"]; a != nil {
+		if typ, ok := d.str(a.Expr, owner+": type"); ok {
+			switch {
+			case typ == "http":
+				g.Type = typ
+			case slices.Contains(gatewayTypes, typ):
+				d.errorf(a.Expr.Range(), "%s: type %q is not supported yet; only \"http\" is", owner, typ)
+			default:
+				d.errorf(a.Expr.Range(), "%s: unknown type %q; valid types are %s%s",
+					owner, typ, quoteList(gatewayTypes), didYouMean(typ, gatewayTypes))
+			}
+		}
+	}
+	if a := c.Attributes["port"]; a != nil {
+		if port, ok := d.port(a.Expr, owner); ok {
+			g.Port = port
+			if first := ports[port]; first != nil {
+				d.errorf(a.Expr.Range(), "%s: port %d is already used by the gateway on line %d", owner, port, first.Range.Start.Line)
+			} else {
+				ports[port] = g
+			}
+		}
+	}
+	defaultOK := false
+	if a := c.Attributes["function"]; a != nil {
+		g.Function, defaultOK = d.reference(a, kindFunction, owner)
+	}
+
+	prefixes := map[string]*Route{}
+	for _, rb := range c.Blocks {
+		r := d.decodeRoute(rb)
+		if first := prefixes[r.Prefix]; first != nil {
+			d.errorf(rb.LabelRanges[0], "%s: route %q is declared twice; the first is on line %d", owner, r.Prefix, first.Range.Start.Line)
+			continue
+		}
+		prefixes[r.Prefix] = r
+		g.Routes = append(g.Routes, r)
+	}
+	// A default that failed to resolve has its own error already.
+	if len(c.Blocks) == 0 && !defaultOK && c.Attributes["function"] == nil {
+		d.errorf(g.Range, `%s has no routes and no default function; add route "/" { function = "${function.NAME}" }`, owner)
+	}
+}
+
+func (d *decoder) decodeRoute(b *hcl.Block) *Route {
+	r := &Route{Prefix: b.Labels[0], Range: b.DefRange}
+	owner := fmt.Sprintf("route %q", r.Prefix)
+	c := d.content(b.Body, routeSchema, owner, b.DefRange)
+	if !strings.HasPrefix(r.Prefix, "/") {
+		d.errorf(b.LabelRanges[0], "route prefix %q must start with \"/\"; write %q", r.Prefix, "/"+r.Prefix)
+	}
+	fnAttr, filesAttr := c.Attributes["function"], c.Attributes["files"]
+	switch {
+	case fnAttr != nil && filesAttr != nil:
+		d.errorf(b.DefRange, "%s sets both function and files; a route serves exactly one of them", owner)
+	case fnAttr == nil && filesAttr == nil:
+		d.errorf(b.DefRange, `%s routes to nothing; set function = "${function.NAME}" or files = "${files.NAME}"`, owner)
+	}
+	if fnAttr != nil {
+		r.Function, _ = d.reference(fnAttr, kindFunction, owner)
+	}
+	if filesAttr != nil {
+		r.Files, _ = d.reference(filesAttr, kindFiles, owner)
+	}
+	return r
+}
+
+// checkName reports a block name that a reference could not spell as
+// `${kind.NAME}`.
+func (d *decoder) checkName(kind, name string, rng hcl.Range) {
+	if !hclsyntax.ValidIdentifier(name) {
+		d.errorf(rng, "%s name %q is not valid; use letters, digits, underscores and dashes, starting with a letter", kind, name)
+	}
+}
+
+// str evaluates a literal string attribute. what names it in messages.
+func (d *decoder) str(expr hcl.Expression, what string) (string, bool) {
+	v, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		if word, ok := bareWord(expr); ok {
+			d.errorf(expr.Range(), "%s must be a string; put it in quotes: %q", what, word)
+			return "", false
+		}
+		d.diags = append(d.diags, diags...)
+		return "", false
+	}
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
+		d.errorf(expr.Range(), "%s must be a string, not %s", what, friendlyType(v))
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+// bareWord reports whether expr is a lone unquoted word (runtime = go),
+// which HCL reads as a variable; the user almost surely meant a string.
+func bareWord(expr hcl.Expression) (string, bool) {
+	tr, ok := expr.(*hclsyntax.ScopeTraversalExpr)
+	if !ok || len(tr.Traversal) != 1 {
+		return "", false
+	}
+	return tr.Traversal.RootName(), true
+}
+
+func friendlyType(v cty.Value) string {
+	if v.IsNull() {
+		return "null"
+	}
+	return v.Type().FriendlyName()
+}
+
+func (d *decoder) port(expr hcl.Expression, owner string) (int, bool) {
+	v, diags := expr.Value(nil)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return 0, false
+	}
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
+		d.errorf(expr.Range(), "%s: port must be a number, like 8080, not %s", owner, friendlyType(v))
+		return 0, false
+	}
+	f := v.AsBigFloat()
+	if !f.IsInt() {
+		d.errorf(expr.Range(), "%s: port must be a whole number, not %s", owner, f.Text('g', 10))
+		return 0, false
+	}
+	if f.Cmp(big.NewFloat(1)) < 0 || f.Cmp(big.NewFloat(65535)) > 0 {
+		d.errorf(expr.Range(), "%s: port %s is out of range; use 1 to 65535", owner, f.Text('g', 10))
+		return 0, false
+	}
+	n, _ := f.Int64()
+	return int(n), true
+}
+
+// pathWant is what a path attribute must name.
+type pathWant int
+
+const (
+	wantAny pathWant = iota
+	wantDir
+	wantWasm
+)
+
+// path resolves a path attribute against the project directory and checks
+// that it names what want says. It returns the absolute path even when the
+// check fails, so later messages can show it.
+func (d *decoder) path(a *hcl.Attribute, owner string, want pathWant) string {
+	p, ok := d.str(a.Expr, owner+": path")
+	if !ok {
+		return ""
+	}
+	rng := a.Expr.Range()
+	if p == "" {
+		d.errorf(rng, "%s: path must not be empty; use \".\" for the project directory", owner)
+		return ""
+	}
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(d.dir, abs)
+	}
+	abs = filepath.Clean(abs)
+	info, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		d.errorf(rng, "%s: path %q does not exist (looked for %s)", owner, p, abs)
+	case err != nil:
+		d.errorf(rng, "%s: cannot use path %q: %v", owner, p, err)
+	case want == wantDir && !info.IsDir():
+		d.errorf(rng, "%s: path %q is not a directory (%s)", owner, p, abs)
+	case want == wantWasm && info.IsDir():
+		d.errorf(rng, "%s: path %q is a directory; runtime \"wasm\" needs a .wasm file", owner, p)
+	case want == wantWasm && !strings.HasSuffix(abs, ".wasm"):
+		d.errorf(rng, "%s: path %q is not a .wasm file; runtime \"wasm\" runs a prebuilt module", owner, p)
+	}
+	return abs
+}
+
+// sources reads a list of glob patterns, pointing at the element that is
+// wrong when one is.
+func (d *decoder) sources(a *hcl.Attribute, owner string) []string {
+	elems, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		d.errorf(a.Expr.Range(), `%s: sources must be a list of glob patterns, like ["**/*.go"]`, owner)
+		return nil
+	}
+	var patterns []string
+	for _, e := range elems {
+		p, ok := d.str(e, owner+": each of sources")
+		if !ok {
+			continue
+		}
+		// Patterns are matched against slash-separated paths relative to
+		// the function's path, whatever the OS.
+		if _, err := path.Match(p, ""); err != nil {
+			d.errorf(e.Range(), "%s: source pattern %q is malformed: %v", owner, p, err)
+			continue
+		}
+		if path.IsAbs(p) || filepath.IsAbs(p) {
+			d.errorf(e.Range(), "%s: source pattern %q must be relative to the function's path", owner, p)
+			continue
+		}
+		patterns = append(patterns, p)
+	}
+	return patterns
+}
