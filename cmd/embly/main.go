@@ -1,0 +1,127 @@
+// Command embly builds and runs Embly projects: WebAssembly functions
+// declared in embly.hcl behind HTTP gateways.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/embly/embly/internal/dev"
+	"github.com/embly/embly/internal/scaffold"
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = ""
+
+func main() {
+	if err := rootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func rootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "embly",
+		Short: "Embly runs WebAssembly functions behind HTTP gateways",
+		Long: `Embly builds the functions declared in embly.hcl (Go, or prebuilt wasm) to
+WebAssembly, runs every request in a fresh sandboxed instance, and serves
+them through the gateways the file declares.
+
+  embly new hello --lang go   # scaffold a project
+  cd hello && embly run       # build, then serve on the gateway's port
+  curl localhost:8080/        # Hello World`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(runCmd(), buildCmd(), newCmd(), versionCmd())
+	return root
+}
+
+func runCmd() *cobra.Command {
+	opts := dev.Options{Out: os.Stdout}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Build every function and serve every gateway, logging each request",
+		Long: `Run builds every function of the project in the current directory (or
+--dir), then starts every gateway and logs each request. Ctrl-C or SIGTERM
+stops accepting requests and lets the ones in flight finish.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			go func() {
+				// After the first signal, a second one kills at once.
+				<-ctx.Done()
+				stop()
+			}()
+			return dev.Run(ctx, opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Dir, "dir", "d", ".", "project directory (holding embly.hcl)")
+	cmd.Flags().StringVar(&opts.Host, "host", "127.0.0.1", "address gateways listen on (0.0.0.0 for every interface)")
+	return cmd
+}
+
+func buildCmd() *cobra.Command {
+	opts := dev.Options{Out: os.Stdout}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build every function to wasm and compile it into the local cache",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, rt, err := dev.Build(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return rt.Close(context.Background())
+		},
+	}
+	cmd.Flags().StringVarP(&opts.Dir, "dir", "d", ".", "project directory (holding embly.hcl)")
+	return cmd
+}
+
+func newCmd() *cobra.Command {
+	var lang string
+	cmd := &cobra.Command{
+		Use:   "new NAME",
+		Short: "Create a new project in directory NAME",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := scaffold.New(args[0], lang); err != nil {
+				return err
+			}
+			fmt.Printf("Created %s. Run it with:\n\n  cd %s && embly run\n", args[0], args[0])
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&lang, "lang", "l", "go", "language of the first function ("+fmt.Sprint(scaffold.Languages())+")")
+	return cmd
+}
+
+func versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version of embly",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Println("embly", versionString())
+		},
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}

@@ -1,0 +1,153 @@
+// Package dev runs a project the way `embly run` does: load embly.hcl, build
+// every function, compile it (through the on-disk cache), then serve every
+// gateway until the context ends. The CLI only wires flags to it, so tests
+// can drive the whole path in-process.
+package dev
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/embly/embly/internal/build"
+	"github.com/embly/embly/internal/config"
+	"github.com/embly/embly/internal/gateway"
+	"github.com/embly/embly/internal/runtime"
+)
+
+// Options configure a run.
+type Options struct {
+	// Dir is the project directory (the one holding embly.hcl).
+	Dir string
+	// Host is the address gateways bind to; "127.0.0.1" when empty.
+	Host string
+	// Out receives progress, toolchain output, function output and the
+	// request log.
+	Out io.Writer
+	// Ready, if set, is called with each gateway's address once it listens.
+	Ready func(gw *config.Gateway, addr net.Addr)
+}
+
+// StateDir is where Embly keeps builds and caches inside a project.
+const StateDir = ".embly"
+
+// Build loads the project and builds and compiles every function, leaving
+// the compiled code in the project's cache. The caller closes the runtime.
+func Build(ctx context.Context, opts Options) (*config.Project, *runtime.Runtime, error) {
+	out := opts.Out
+	if out == nil {
+		out = io.Discard
+	}
+	proj, err := config.Load(opts.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := runtime.New(ctx, runtime.Options{
+		CacheDir: filepath.Join(proj.Dir, StateDir, "cache"),
+		Log:      out,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	builder := &build.Builder{Dir: proj.Dir, Out: out}
+	for _, fn := range proj.Functions {
+		if err := buildFunction(ctx, builder, rt, fn, out); err != nil {
+			rt.Close(ctx)
+			return nil, nil, err
+		}
+	}
+	return proj, rt, nil
+}
+
+func buildFunction(ctx context.Context, b *build.Builder, rt *runtime.Runtime, fn *config.Function, out io.Writer) error {
+	res, err := b.Build(ctx, fn)
+	if err != nil {
+		return err
+	}
+	wasm, err := os.ReadFile(res.WasmPath)
+	if err != nil {
+		return fmt.Errorf("reading the module of function %q: %w", fn.Name, err)
+	}
+	fmt.Fprintf(out, "Compiling %s to a local object file\n", filepath.Base(res.WasmPath))
+	took, err := rt.Compile(ctx, fn.Name, wasm)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Compilation of function '%s' complete (%s)\n", fn.Name, took)
+	return nil
+}
+
+// Run builds the project and serves its gateways until ctx ends, then shuts
+// them down gracefully: requests in flight finish.
+func Run(ctx context.Context, opts Options) error {
+	out := opts.Out
+	if out == nil {
+		out = io.Discard
+	}
+	proj, rt, err := Build(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer rt.Close(context.Background())
+	fmt.Fprintln(out, "Starting dev server")
+
+	host := opts.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	log := gateway.NewLogger(out)
+	sp := spawner{rt}
+	errc := make(chan error, len(proj.Gateways))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, gw := range proj.Gateways {
+		g, err := gateway.NewHTTP(gw, proj, sp, log)
+		if err != nil {
+			return err
+		}
+		addr := net.JoinHostPort(host, strconv.Itoa(gw.Port))
+		go func() {
+			errc <- g.ListenAndServe(ctx, addr, func(a net.Addr) {
+				fmt.Fprintf(out, "HTTP gateway listening on port %d\n", a.(*net.TCPAddr).Port)
+				if opts.Ready != nil {
+					opts.Ready(gw, a)
+				}
+			})
+		}()
+	}
+	// The first gateway to fail (a port in use) ends the run; the others
+	// then shut down through the cancelled context.
+	var first error
+	for range proj.Gateways {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+			cancel()
+		}
+	}
+	if first == nil && ctx.Err() != nil {
+		return nil
+	}
+	return first
+}
+
+// spawner lets the gateway start instances of the runtime's functions.
+type spawner struct{ rt *runtime.Runtime }
+
+func (s spawner) Spawn(ctx context.Context, fn string) (gateway.Invocation, error) {
+	inv, err := s.rt.Spawn(ctx, fn)
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// ShutdownGrace bounds how long in-flight requests get to finish.
+const ShutdownGrace = 30 * time.Second
+
+var _ = errors.New
