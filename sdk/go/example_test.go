@@ -1,0 +1,77 @@
+package embly_test
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"time"
+
+	embly "github.com/embly/embly/sdk/go"
+)
+
+// An HTTP function: main hands an http.Handler to HandleHTTP.
+func ExampleHandleHTTP() {
+	embly.HandleHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "Hello World")
+	}))
+}
+
+// Streaming: each Flush sends what was written so far.
+func ExampleHandleHTTP_streaming() {
+	embly.HandleHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		for i := range 3 {
+			fmt.Fprintf(w, "data: tick %d\n\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Second)
+		}
+	}))
+}
+
+// Spawn starts another function of the project and talks to it: write a
+// request, close the write side so it reads EOF, then read its answer.
+func ExampleSpawn() {
+	back, err := embly.Spawn("back")
+	if err != nil {
+		log.Fatal(err) // e.g. `embly: spawn "function/back": no such function "back" in this project`
+	}
+	if _, err := io.WriteString(back, "hello"); err != nil {
+		log.Fatal(err)
+	}
+	back.Close()
+	answer, err := io.ReadAll(back)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("back answered %q\n", answer)
+}
+
+// A function started by another one reads its input from its parent, conn 1,
+// and answers there.
+func ExampleParent() {
+	parent := embly.Parent()
+	msg, err := io.ReadAll(parent)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Fprintf(parent, "back got: %s", msg)
+	parent.Close()
+}
+
+// Wait serves whichever of several spawned functions answers first.
+func ExampleWait() {
+	a, _ := embly.Spawn("a")
+	b, _ := embly.Spawn("b")
+	a.Close()
+	b.Close()
+	ready, err := embly.Wait(5*time.Second, a, b)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if len(ready) == 0 {
+		log.Fatal("no answer within 5s")
+	}
+	first, _ := io.ReadAll(ready[0])
+	fmt.Printf("conn %d answered first: %s\n", ready[0].ID(), first)
+}

@@ -1,0 +1,3 @@
+module github.com/embly/embly/sdk/go
+
+go 1.22

@@ -1,0 +1,204 @@
+package embly
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Tuning of the wait loop; each value is explained where it is used.
+const (
+	// stashCap bounds the bytes read ahead of the reader on one conn.
+	stashCap = 256 << 10
+	// eventsCap is how many ids one _events call may report.
+	eventsCap = 64
+	// yieldSlice bounds one blocking _events call while other goroutines
+	// exist: the host call blocks the whole (single-threaded) program, so a
+	// goroutine that sleeps on a timer would otherwise never wake.
+	yieldSlice = 10 * time.Millisecond
+	// maxBackoff bounds the sleep when _events keeps reporting conns whose
+	// news cannot be taken (a full stash nobody reads).
+	maxBackoff = 100 * time.Millisecond
+)
+
+// waitMode says which news ends a wait.
+type waitMode int
+
+const (
+	waitRead  waitMode = iota // data or EOF to read
+	waitWrite                 // the window reopened
+	waitAny                   // anything
+)
+
+// host is the instance's view of the embly host: the raw calls plus what
+// this side must remember between them.
+//
+// _events has no interest set: it reports every conn with news, and it keeps
+// reporting a conn with unread data or an unread EOF until the guest reads
+// it. Waiting on one conn while another has unread input would therefore
+// spin. So every conn that _events reports is read into a per-conn stash (up
+// to stashCap), which makes its news stop, and its news is remembered until a
+// waiter on that conn takes it. That is the ready-set: a Wait or a Read on
+// one conn never loses another conn's news.
+type host struct {
+	sys sys
+
+	mu     sync.Mutex
+	conns  map[int32]*connState
+	ids    []int32 // _events scratch
+	chunk  []byte  // stash read scratch
+	others func() bool
+	sleep  func(time.Duration)
+	now    func() time.Time
+}
+
+// connState is what the host remembers about one conn.
+type connState struct {
+	stash  []byte // bytes read from the host ahead of the reader
+	eof    bool   // the host reported EOF; it will not report this conn for input again
+	news   bool   // reported by _events and not yet taken by a waiter
+	closed bool   // Close was called: our write side is shut
+}
+
+func newHost(s sys) *host {
+	return &host{
+		sys:    s,
+		conns:  make(map[int32]*connState),
+		ids:    make([]int32, eventsCap),
+		chunk:  make([]byte, 32<<10),
+		others: func() bool { return runtime.NumGoroutine() > 1 },
+		sleep:  time.Sleep,
+		now:    time.Now,
+	}
+}
+
+// defaultHost is the instance this program runs in. There is exactly one per
+// process, as there is one set of host imports.
+var defaultHost = newHost(defaultSys)
+
+// state returns id's state, creating it. h.mu must be held.
+func (h *host) state(id int32) *connState {
+	st := h.conns[id]
+	if st == nil {
+		st = &connState{}
+		h.conns[id] = st
+	}
+	return st
+}
+
+// ready reports whether st satisfies a waiter in mode, taking its news.
+// h.mu must be held.
+func (st *connState) ready(mode waitMode) bool {
+	ok := st.news
+	if mode != waitWrite && (len(st.stash) > 0 || st.eof) {
+		ok = true // input is level-triggered, as in _events
+	}
+	if ok {
+		st.news = false
+	}
+	return ok
+}
+
+// takeReady returns the ids among ids that satisfy mode. h.mu must be held.
+func (h *host) takeReady(ids []int32, mode waitMode) []int32 {
+	var ready []int32
+	for _, id := range ids {
+		if h.state(id).ready(mode) {
+			ready = append(ready, id)
+		}
+	}
+	return ready
+}
+
+// await blocks until one of ids has news for mode, or timeout passes
+// (timeout < 0 waits forever, 0 polls once). It returns the ids with news; an
+// empty result means the timeout passed.
+func (h *host) await(ids []int32, mode waitMode, timeout time.Duration) ([]int32, error) {
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = h.now().Add(timeout)
+	}
+	backoff := time.Millisecond
+	for {
+		h.mu.Lock()
+		if ready := h.takeReady(ids, mode); len(ready) > 0 {
+			h.mu.Unlock()
+			return ready, nil
+		}
+		wait := timeout
+		if timeout > 0 {
+			wait = max(deadline.Sub(h.now()), 0)
+		}
+		yield := wait != 0 && h.others()
+		if yield && (wait < 0 || wait > yieldSlice) {
+			wait = yieldSlice
+		}
+		n, errno := h.sys.events(timeoutNS(wait), h.ids)
+		if errno != 0 {
+			h.mu.Unlock()
+			return nil, fmt.Errorf("embly: waiting for events: %w", errno)
+		}
+		progress := h.stashNews(h.ids[:n])
+		ready := h.takeReady(ids, mode)
+		h.mu.Unlock()
+		switch {
+		case len(ready) > 0:
+			return ready, nil
+		case timeout == 0, timeout > 0 && !h.now().Before(deadline):
+			return nil, nil
+		}
+		if n > 0 && !progress {
+			// Every reported conn has a full stash that nobody reads:
+			// _events will report them again at once. Sleep instead of
+			// spinning; the sleep blocks in the host, not on the CPU.
+			h.sleep(backoff)
+			backoff = min(2*backoff, maxBackoff)
+		} else {
+			backoff = time.Millisecond
+		}
+		if yield {
+			runtime.Gosched()
+		}
+	}
+}
+
+// timeoutNS converts a wait to _events' argument: <0 forever, 0 poll.
+func timeoutNS(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return int64(d)
+}
+
+// stashNews records news for the reported ids and reads their pending input
+// into their stashes, so _events stops reporting them. It reports whether
+// any id's news was taken (some input read, or none pending, which means the
+// news was a reopened window and will not be repeated). h.mu must be held.
+func (h *host) stashNews(ids []int32) (progress bool) {
+	for _, id := range ids {
+		st := h.state(id)
+		st.news = true
+		if st.eof {
+			progress = true // no input can follow EOF: a window reopened
+			continue
+		}
+		for len(st.stash) < stashCap {
+			p := h.chunk[:min(len(h.chunk), stashCap-len(st.stash))]
+			n, errno := h.sys.read(id, p)
+			if errno == 0 && n > 0 {
+				st.stash = append(st.stash, p[:n]...)
+				progress = true
+				continue
+			}
+			if errno == 0 {
+				st.eof = true
+			}
+			// EAGAIN: all input taken. Any other errno: the reader will
+			// meet it again on its own _read.
+			progress = progress || errno == 0 || errno == EAGAIN
+			break
+		}
+	}
+	return progress
+}

@@ -1,0 +1,331 @@
+package embly
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// autoFlushSize is how much of an unflushed body the ResponseWriter holds
+// before it starts streaming on its own. Below it a response goes out with a
+// Content-Length, which clients like; above it memory matters more.
+const autoFlushSize = 1 << 20
+
+// HandleHTTP serves the one HTTP request of this instance with h and returns
+// once the response is sent. It is what an HTTP function's main calls. If
+// serving fails (the gateway sent a malformed request, or conn 1 broke), it
+// reports the error on stderr and exits with status 1. See [ServeHTTP].
+func HandleHTTP(h http.Handler) {
+	if err := ServeHTTP(h); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// ServeHTTP reads one HTTP/1.1 request from conn 1 ([Parent]), calls h with
+// it, writes h's response to conn 1 and closes conn 1.
+//
+// The request's RemoteAddr is the client address the gateway reported in a
+// Forwarded or X-Forwarded-For header (left in place), if any.
+//
+// The ResponseWriter behaves like net/http's: a missing Content-Type is
+// sniffed with [http.DetectContentType]; a response that h never flushes is
+// sent with a Content-Length (until it passes 1 MiB); once h flushes (the
+// writer is an [http.Flusher]) the rest is streamed with chunked encoding, and
+// the final chunk is sent only when h returns, so a response cut short by a
+// crash is detectable. Trailers work as in net/http. Informational (1xx)
+// statuses are not sent.
+//
+// If h panics, a 500 is sent when nothing was sent yet, conn 1 is closed and
+// the panic goes on, so the instance ends with an error.
+func ServeHTTP(h http.Handler) error {
+	return serveHTTP(Parent(), h)
+}
+
+func serveHTTP(conn io.ReadWriteCloser, h http.Handler) error {
+	req, err := http.ReadRequest(bufio.NewReader(conn))
+	if err != nil {
+		io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+		conn.Close()
+		return fmt.Errorf("embly: reading the request on conn 1: %w", err)
+	}
+	req.RemoteAddr = remoteAddr(req.Header)
+
+	w := newResponseWriter(conn, req)
+	defer func() {
+		if r := recover(); r != nil {
+			w.abort()
+			conn.Close()
+			panic(r)
+		}
+	}()
+	h.ServeHTTP(w, req)
+	if err := w.finish(); err != nil {
+		conn.Close()
+		return err
+	}
+	return conn.Close()
+}
+
+// remoteAddr returns the client address that the gateway, the last proxy,
+// appended: the last for= of Forwarded, or else the last X-Forwarded-For.
+func remoteAddr(h http.Header) string {
+	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
+		elems := strings.Split(fwd[len(fwd)-1], ",")
+		for _, pair := range strings.Split(elems[len(elems)-1], ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
+			if strings.EqualFold(k, "for") {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		hops := strings.Split(xff[len(xff)-1], ",")
+		return strings.TrimSpace(hops[len(hops)-1])
+	}
+	return ""
+}
+
+// responseWriter writes a raw HTTP/1.1 response to conn 1.
+type responseWriter struct {
+	req    *http.Request
+	bw     *bufio.Writer // onto conn 1; flushed at each Flush and at the end
+	header http.Header   // what the handler edits
+	sent   http.Header   // header as of WriteHeader: later edits do not count
+
+	status        int   // 0 until WriteHeader
+	contentLength int64 // declared by the handler, or -1
+	written       int64 // body bytes accepted from the handler
+	body          bytes.Buffer
+
+	headerSent bool // status line and header are in bw
+	chunked    bool
+	err        error // the first write error; it sticks
+}
+
+var (
+	_ http.ResponseWriter = (*responseWriter)(nil)
+	_ http.Flusher        = (*responseWriter)(nil)
+)
+
+func newResponseWriter(conn io.Writer, req *http.Request) *responseWriter {
+	return &responseWriter{
+		req:           req,
+		bw:            bufio.NewWriter(conn),
+		header:        make(http.Header),
+		contentLength: -1,
+	}
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if w.status != 0 || code < 200 {
+		return // superfluous, or informational: neither is sent
+	}
+	w.status = code
+	w.sent = w.header.Clone()
+	if cl := w.sent.Get("Content-Length"); cl != "" {
+		n, err := strconv.ParseInt(cl, 10, 64)
+		if err == nil && n >= 0 {
+			w.contentLength = n
+		} else {
+			w.sent.Del("Content-Length")
+		}
+	}
+	// The writer alone decides on chunking.
+	w.sent.Del("Transfer-Encoding")
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowed(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.contentLength >= 0 && w.written+int64(len(p)) > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.written += int64(len(p))
+	switch {
+	case w.req.Method == http.MethodHead:
+		// No body on the wire, but sniff and count it as if.
+		if w.body.Len() < 512 {
+			w.body.Write(p[:min(len(p), 512-w.body.Len())])
+		}
+	case !w.headerSent:
+		w.body.Write(p)
+		if w.body.Len() > autoFlushSize {
+			return len(p), w.FlushError()
+		}
+	default:
+		w.writeBody(p)
+	}
+	return len(p), w.err
+}
+
+// writeBody puts p on the wire, as a chunk if chunked.
+func (w *responseWriter) writeBody(p []byte) {
+	if len(p) == 0 || w.req.Method == http.MethodHead {
+		return
+	}
+	if w.chunked {
+		fmt.Fprintf(w.bw, "%x\r\n", len(p))
+	}
+	w.bw.Write(p)
+	if w.chunked {
+		w.bw.WriteString("\r\n")
+	}
+}
+
+// Flush sends the header and the body so far; the rest of the body is
+// streamed. It implements [http.Flusher].
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush returning the write error, for
+// [http.ResponseController].
+func (w *responseWriter) FlushError() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headerSent {
+		w.writeHeader(true)
+		w.writeBody(w.body.Bytes())
+		w.body = bytes.Buffer{}
+	}
+	return w.flush()
+}
+
+func (w *responseWriter) flush() error {
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	return w.err
+}
+
+// writeHeader puts the status line and header into bw. A streamed response
+// is chunked unless the handler declared a Content-Length; a response sent
+// whole gets its Content-Length here.
+func (w *responseWriter) writeHeader(streamed bool) {
+	h := w.sent
+	body := w.body.Bytes()
+	if _, haveType := h["Content-Type"]; !haveType && h.Get("Content-Encoding") == "" &&
+		bodyAllowed(w.status) && len(body) > 0 {
+		h.Set("Content-Type", http.DetectContentType(body))
+	}
+	streamed = streamed || len(w.declaredTrailers()) > 0
+	switch {
+	case !bodyAllowed(w.status) || w.contentLength >= 0:
+	case streamed && w.req.Method != http.MethodHead:
+		w.chunked = true
+		h.Set("Transfer-Encoding", "chunked")
+	case !streamed && (w.req.Method != http.MethodHead || w.written > 0):
+		h.Set("Content-Length", strconv.FormatInt(w.written, 10))
+	}
+
+	text := http.StatusText(w.status)
+	if text == "" {
+		text = "status code " + strconv.Itoa(w.status)
+	}
+	fmt.Fprintf(w.bw, "HTTP/1.1 %03d %s\r\n", w.status, text)
+	h.WriteSubset(w.bw, prefixedTrailers(h))
+	w.bw.WriteString("\r\n")
+	w.headerSent = true
+}
+
+// finish completes the response once the handler has returned.
+func (w *responseWriter) finish() error {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headerSent {
+		w.writeHeader(false)
+		w.writeBody(w.body.Bytes())
+	}
+	if w.chunked {
+		w.bw.WriteString("0\r\n")
+		w.trailers().Write(w.bw)
+		w.bw.WriteString("\r\n")
+	}
+	if err := w.flush(); err != nil {
+		return fmt.Errorf("embly: writing the response on conn 1: %w", err)
+	}
+	if w.contentLength >= 0 && w.written < w.contentLength && w.req.Method != http.MethodHead {
+		return fmt.Errorf("embly: the handler declared Content-Length %d but wrote %d bytes", w.contentLength, w.written)
+	}
+	return nil
+}
+
+// abort ends a response whose handler panicked: a plain 500 if nothing was
+// sent yet, else nothing more (no final chunk), so the gateway sees the
+// response was cut short.
+func (w *responseWriter) abort() {
+	if w.headerSent {
+		return
+	}
+	// bw holds nothing yet: the body so far is in w.body, and is dropped.
+	const msg = "Internal Server Error\n"
+	fmt.Fprintf(w.bw, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: %d\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s", len(msg), msg)
+	w.bw.Flush()
+}
+
+// declaredTrailers lists the keys of the handler's "Trailer" header.
+func (w *responseWriter) declaredTrailers() []string {
+	var keys []string
+	for _, v := range w.sent.Values("Trailer") {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				keys = append(keys, http.CanonicalHeaderKey(k))
+			}
+		}
+	}
+	return keys
+}
+
+// trailers collects the trailer values the handler set: declared keys, and
+// keys with http.TrailerPrefix.
+func (w *responseWriter) trailers() http.Header {
+	t := make(http.Header)
+	for _, k := range w.declaredTrailers() {
+		if vv, ok := w.header[k]; ok {
+			t[k] = vv
+		}
+	}
+	for k, vv := range w.header {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			t[http.CanonicalHeaderKey(name)] = vv
+		}
+	}
+	return t
+}
+
+// prefixedTrailers is the set of header keys that are really trailers.
+func prefixedTrailers(h http.Header) map[string]bool {
+	var skip map[string]bool
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			if skip == nil {
+				skip = make(map[string]bool)
+			}
+			skip[k] = true
+		}
+	}
+	return skip
+}
+
+// bodyAllowed reports whether a response with status may have a body.
+func bodyAllowed(status int) bool {
+	return !(status >= 100 && status <= 199 || status == http.StatusNoContent || status == http.StatusNotModified)
+}
