@@ -38,6 +38,7 @@ type Builder struct {
 	Env []string
 
 	outMu sync.Mutex // one line at a time on Out
+	sdkMu sync.Mutex // one SDK write at a time
 
 	mu         sync.Mutex
 	goVersions map[string]string // go binary -> its GOVERSION

@@ -423,3 +423,33 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("got %q; want %q", out.String(), want)
 	}
 }
+
+// Functions of one project build side by side with one Builder: they share
+// the SDK copy and Out.
+func TestConcurrentBuilds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	names := []string{"a", "b", "c"}
+	for _, n := range names {
+		writeFiles(t, dir, map[string]string{n + "/go.mod": strings.Replace(helloMod, "hello", n, 1), n + "/main.go": helloMain})
+	}
+	b, out := offlineBuilder(t, dir)
+	errs := make(chan error, len(names))
+	for _, n := range names {
+		go func() {
+			_, err := b.Build(context.Background(), goFunction(dir, n))
+			errs <- err
+		}()
+	}
+	for range names {
+		if err := <-errs; err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	for _, n := range names {
+		if !strings.Contains(out.String(), "Building function '"+n+"'\n") {
+			t.Errorf("output lacks the line for %s:\n%s", n, out)
+		}
+		checkModule(t, filepath.Join(dir, ".embly", "build", n+".wasm"))
+	}
+}

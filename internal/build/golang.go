@@ -60,7 +60,10 @@ func (goToolchain) build(ctx context.Context, b *Builder, fn *config.Function, o
 		return err
 	}
 	sdkDir := filepath.Join(dir, StateDir, "sdk", "go")
-	if err := writeSDK(sdkDir); err != nil {
+	b.sdkMu.Lock()
+	err = writeSDK(sdkDir)
+	b.sdkMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("writing the Go SDK to %s: %w", sdkDir, err)
 	}
 	version, err := b.goVersion(ctx)
@@ -199,7 +202,8 @@ func writeSDK(dir string) error {
 			return err
 		}
 		rel, err := filepath.Rel(dir, p)
-		if err == nil && !want[filepath.ToSlash(rel)] {
+		// A .tmp file may be another build's writeIfChanged in flight.
+		if err == nil && !want[filepath.ToSlash(rel)] && !strings.HasSuffix(p, ".tmp") {
 			err = os.Remove(p)
 		}
 		return err

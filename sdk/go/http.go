@@ -3,10 +3,12 @@ package embly
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -41,13 +43,26 @@ func HandleHTTP(h http.Handler) {
 // crash is detectable. Trailers work as in net/http. Informational (1xx)
 // statuses are not sent.
 //
-// If h panics, a 500 is sent when nothing was sent yet, conn 1 is closed and
-// the panic goes on, so the instance ends with an error.
+// If h panics, the panic and its stack are printed on stderr (unless the
+// value is [http.ErrAbortHandler]), a 500 is sent if nothing was sent yet,
+// conn 1 is closed, and the program exits with status 2, so the instance
+// ends with an error. The stack is printed first: once conn 1 is closed the
+// host may end the instance at any moment.
 func ServeHTTP(h http.Handler) error {
-	return serveHTTP(Parent(), h)
+	return serveHTTP(Parent(), h, onPanic{stderr: os.Stderr, exit: os.Exit})
 }
 
-func serveHTTP(conn io.ReadWriteCloser, h http.Handler) error {
+// onPanic is where a handler panic is reported and how the program ends
+// after it; tests substitute both.
+type onPanic struct {
+	stderr io.Writer
+	exit   func(code int)
+}
+
+// errPanicked is what serveHTTP returns after a panic when exit returns.
+var errPanicked = errors.New("embly: the handler panicked")
+
+func serveHTTP(conn io.ReadWriteCloser, h http.Handler, crash onPanic) (err error) {
 	req, err := http.ReadRequest(bufio.NewReader(conn))
 	if err != nil {
 		io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
@@ -58,11 +73,18 @@ func serveHTTP(conn io.ReadWriteCloser, h http.Handler) error {
 
 	w := newResponseWriter(conn, req)
 	defer func() {
-		if r := recover(); r != nil {
-			w.abort()
-			conn.Close()
-			panic(r)
+		r := recover()
+		if r == nil {
+			return
 		}
+		aborted := r == http.ErrAbortHandler
+		if !aborted {
+			fmt.Fprintf(crash.stderr, "embly: panic serving %s %s: %v\n\n%s", req.Method, req.RequestURI, r, debug.Stack())
+		}
+		w.abort(aborted)
+		conn.Close()
+		crash.exit(2)
+		err = errPanicked
 	}()
 	h.ServeHTTP(w, req)
 	if err := w.finish(); err != nil {
@@ -269,10 +291,11 @@ func (w *responseWriter) finish() error {
 }
 
 // abort ends a response whose handler panicked: a plain 500 if nothing was
-// sent yet, else nothing more (no final chunk), so the gateway sees the
-// response was cut short.
-func (w *responseWriter) abort() {
-	if w.headerSent {
+// sent yet, else nothing more (no final chunk), so the gateway sees that the
+// response was cut short. A deliberate abort (http.ErrAbortHandler) sends
+// nothing at all.
+func (w *responseWriter) abort(deliberate bool) {
+	if w.headerSent || deliberate {
 		return
 	}
 	// bw holds nothing yet: the body so far is in w.body, and is dropped.

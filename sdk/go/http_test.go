@@ -19,7 +19,7 @@ func serve(t *testing.T, request string, h http.Handler) (string, error) {
 	f := newFakeSys(t)
 	f.send(1, request)
 	f.closeIn(1)
-	err := serveHTTP(newTestHost(f).conn(1), h)
+	err := serveHTTP(newTestHost(f).conn(1), h, noPanics(t))
 	if !f.conn(1).closed {
 		t.Error("conn 1 was not closed")
 	}
@@ -246,43 +246,58 @@ func TestHandlerWriteErrors(t *testing.T) {
 	}
 }
 
-func TestPanicBeforeWriting(t *testing.T) {
+// noPanics fails the test if the handler panics.
+func noPanics(t *testing.T) onPanic {
+	return onPanic{stderr: io.Discard, exit: func(code int) { t.Errorf("the handler panicked; exit(%d)", code) }}
+}
+
+// servePanic serves getHello with h, which panics, and returns the response,
+// what was reported on stderr, and the exit code.
+func servePanic(t *testing.T, h http.HandlerFunc) (resp, stderr string, code int) {
+	t.Helper()
 	f := newFakeSys(t)
 	f.send(1, getHello)
 	f.closeIn(1)
-	r := catch(func() {
-		serveHTTP(newTestHost(f).conn(1), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "partial")
-			panic("boom")
-		}))
+	var log strings.Builder
+	code = -1
+	err := serveHTTP(newTestHost(f).conn(1), h, onPanic{stderr: &log, exit: func(c int) {
+		if !f.conn(1).closed {
+			t.Error("exit before conn 1 was closed")
+		}
+		code = c
+	}})
+	if !errors.Is(err, errPanicked) {
+		t.Errorf("serveHTTP = %v; want errPanicked", err)
+	}
+	return f.output(1), log.String(), code
+}
+
+func TestPanicBeforeWriting(t *testing.T) {
+	resp, stderr, code := servePanic(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "partial")
+		panic("boom")
 	})
-	if r != "boom" {
-		t.Errorf("recovered %v; want the handler's panic to go on", r)
-	}
 	const want = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 22\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nInternal Server Error\n"
-	if got := f.output(1); got != want {
-		t.Errorf("response = %q; want %q", got, want)
+	if resp != want {
+		t.Errorf("response = %q; want %q", resp, want)
 	}
-	if !f.conn(1).closed {
-		t.Error("conn 1 not closed")
+	if code != 2 {
+		t.Errorf("exit code %d; want 2", code)
+	}
+	if !strings.HasPrefix(stderr, "embly: panic serving GET /: boom\n\ngoroutine ") || !strings.Contains(stderr, "TestPanicBeforeWriting") {
+		t.Errorf("stderr = %q; want the panic and its stack", stderr)
 	}
 }
 
 func TestPanicWhileStreaming(t *testing.T) {
-	f := newFakeSys(t)
-	f.send(1, getHello)
-	f.closeIn(1)
-	r := catch(func() {
-		serveHTTP(newTestHost(f).conn(1), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, "partial")
-			w.(http.Flusher).Flush()
-			panic("boom")
-		}))
+	got, _, code := servePanic(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		panic("boom")
 	})
-	if r != "boom" {
-		t.Errorf("recovered %v", r)
+	if code != 2 {
+		t.Errorf("exit code %d; want 2", code)
 	}
-	got := f.output(1)
 	if !strings.HasSuffix(got, "7\r\npartial\r\n") {
 		t.Errorf("response = %q; want it cut after the flushed chunk, with no final chunk", got)
 	}
@@ -295,10 +310,14 @@ func TestPanicWhileStreaming(t *testing.T) {
 	}
 }
 
-func catch(f func()) (r any) {
-	defer func() { r = recover() }()
-	f()
-	return nil
+func TestAbortHandler(t *testing.T) {
+	resp, stderr, code := servePanic(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "partial")
+		panic(http.ErrAbortHandler)
+	})
+	if resp != "" || stderr != "" || code != 2 {
+		t.Errorf("abort: response %q, stderr %q, exit %d; want nothing sent or logged, exit 2", resp, stderr, code)
+	}
 }
 
 // A big unflushed body is streamed rather than held whole.
@@ -312,7 +331,7 @@ func TestLargeBodyStreams(t *testing.T) {
 	err := serveHTTP(newTestHost(f).conn(1), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, body)
 		io.WriteString(w, "tail")
-	}))
+	}), noPanics(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +362,7 @@ func FuzzServeHTTP(f *testing.F) {
 		err := serveHTTP(newTestHost(fs).conn(1), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Path", r.URL.Path)
 			io.Copy(w, r.Body)
-		}))
+		}), noPanics(t))
 		if _, perr := http.ReadResponse(bufio.NewReader(strings.NewReader(fs.output(1))), nil); perr != nil {
 			t.Fatalf("unparsable response %q (serve error %v): %v", fs.output(1), err, perr)
 		}
