@@ -161,6 +161,7 @@ type SpawnError struct {
 	Err    Errno
 }
 
+// Error says which target the host refused and why.
 func (e *SpawnError) Error() string {
 	fn, isFunction := strings.CutPrefix(e.Target, "function/")
 	var why string

@@ -273,3 +273,30 @@ func TestErrno(t *testing.T) {
 		t.Error("Temporary: only EAGAIN is")
 	}
 }
+
+// A reader and a writer waiting on the same conn each get their news: the
+// reader's wait taking a reopened window must not leave the writer asleep.
+func TestReaderDoesNotStealWritersNews(t *testing.T) {
+	f := newFakeSys(t)
+	f.conn(1).windowCap = 2
+	h := newTestHost(f)
+	if n, errno := f.write(1, []byte("abc")); n != 2 || errno != 0 {
+		t.Fatal(n, errno)
+	}
+	if _, errno := f.write(1, []byte("c")); errno != EAGAIN {
+		t.Fatal(errno)
+	}
+	f.take(1) // the window reopens: reported once
+
+	// The reader's wait runs first and sees the news.
+	if ready, err := h.await([]int32{1}, waitRead, 0); err != nil || len(ready) != 1 {
+		t.Fatalf("reader's wait = %v, %v", ready, err)
+	}
+	// The writer's wait must still see it, though _events will not repeat it.
+	if ready, err := h.await([]int32{1}, waitWrite, 0); err != nil || len(ready) != 1 {
+		t.Fatalf("writer's wait = %v, %v; the reader took its news", ready, err)
+	}
+	if ready, _ := h.await([]int32{1}, waitWrite, 0); len(ready) != 0 {
+		t.Fatalf("writer's news taken twice: %v", ready)
+	}
+}

@@ -55,10 +55,14 @@ type host struct {
 
 // connState is what the host remembers about one conn.
 type connState struct {
-	stash  []byte // bytes read from the host ahead of the reader
-	eof    bool   // the host reported EOF; it will not report this conn for input again
-	news   bool   // reported by _events and not yet taken by a waiter
-	closed bool   // Close was called: our write side is shut
+	stash []byte // bytes read from the host ahead of the reader
+	eof   bool   // the host reported EOF; it will not report this conn for input again
+	// readNews and writeNews: reported by _events and not yet taken by a
+	// reader or a writer. _events does not say what the news was, so both
+	// are set, and a reader taking its news cannot steal a reopened window
+	// from a writer on the same conn.
+	readNews, writeNews bool
+	closed              bool // Close was called: our write side is shut
 }
 
 func newHost(s sys) *host {
@@ -90,13 +94,19 @@ func (h *host) state(id int32) *connState {
 // ready reports whether st satisfies a waiter in mode, taking its news.
 // h.mu must be held.
 func (st *connState) ready(mode waitMode) bool {
-	ok := st.news
-	if mode != waitWrite && (len(st.stash) > 0 || st.eof) {
-		ok = true // input is level-triggered, as in _events
+	input := len(st.stash) > 0 || st.eof // level-triggered, as in _events
+	switch mode {
+	case waitRead:
+		ok := st.readNews || input
+		st.readNews = false
+		return ok
+	case waitWrite:
+		ok := st.writeNews
+		st.writeNews = false
+		return ok
 	}
-	if ok {
-		st.news = false
-	}
+	ok := st.readNews || st.writeNews || input
+	st.readNews, st.writeNews = false, false
 	return ok
 }
 
@@ -178,7 +188,7 @@ func timeoutNS(d time.Duration) int64 {
 func (h *host) stashNews(ids []int32) (progress bool) {
 	for _, id := range ids {
 		st := h.state(id)
-		st.news = true
+		st.readNews, st.writeNews = true, true
 		if st.eof {
 			progress = true // no input can follow EOF: a window reopened
 			continue
