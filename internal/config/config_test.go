@@ -83,7 +83,7 @@ dependencies {
 
 // projectDir makes a project directory holding the given paths: a name that
 // ends in "/" is a directory, anything else an empty file.
-func projectDir(t *testing.T, paths ...string) string {
+func projectDir(t testing.TB, paths ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, p := range paths {
@@ -478,6 +478,21 @@ func TestParseErrors(t *testing.T) {
 			name: "dependency that is not a string",
 			src:  "dependencies {\n  other = 3\n}\n",
 			want: []string{`embly.hcl:2:11: error: dependency "other" must be a string, not number`},
+		},
+		{
+			name: "number literal too large",
+			src:  "function \"hello\" {\n  runtime = \"a${1e99999999}\"\n  path = \"hello\"\n}\n",
+			want: []string{`embly.hcl:2:17: error: number 1e99999999 is too large or too small for embly.hcl`},
+		},
+		{
+			name: "for expression",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"hello\"\n  sources = [for s in [\"a\"]: s]\n}\n",
+			want: []string{`embly.hcl:4:13: error: for expressions are not supported in embly.hcl; write the values out`},
+		},
+		{
+			name: "for directive",
+			src:  "function \"hello\" {\n  runtime = \"%{for s in [1]}${s}%{endfor}\"\n  path = \"hello\"\n}\n",
+			want: []string{`embly.hcl:2:14: error: for expressions are not supported in embly.hcl; write the values out`},
 		},
 		{
 			name: "syntax error",

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -84,6 +85,9 @@ func (d *decoder) errorf(rng hcl.Range, format string, args ...any) {
 }
 
 func (d *decoder) decodeFile(body *hclsyntax.Body) {
+	if d.checkExpressions(body); d.diags.HasErrors() {
+		return
+	}
 	content := d.content(body, fileSchema, "", body.SrcRange, "gateway")
 	for _, b := range content.Blocks {
 		switch b.Type {
@@ -439,17 +443,67 @@ func (d *decoder) port(expr hcl.Expression, owner string) (int, bool) {
 		d.errorf(expr.Range(), "%s: port must be a number, like 8080, not %s", owner, friendlyType(v))
 		return 0, false
 	}
+	// Messages quote the source rather than format the number: formatting a
+	// big.Float with a huge exponent takes minutes.
 	f := v.AsBigFloat()
 	if !f.IsInt() {
-		d.errorf(expr.Range(), "%s: port must be a whole number, not %s", owner, f.Text('g', 10))
+		d.errorf(expr.Range(), "%s: port must be a whole number, not %s", owner, d.source(expr.Range()))
 		return 0, false
 	}
 	if f.Cmp(big.NewFloat(1)) < 0 || f.Cmp(big.NewFloat(65535)) > 0 {
-		d.errorf(expr.Range(), "%s: port %s is out of range; use 1 to 65535", owner, f.Text('g', 10))
+		d.errorf(expr.Range(), "%s: port %s is out of range; use 1 to 65535", owner, d.source(expr.Range()))
 		return 0, false
 	}
 	n, _ := f.Int64()
 	return int(n), true
+}
+
+// source returns the text of rng, shortened for a message.
+func (d *decoder) source(rng hcl.Range) string {
+	src := d.project.src
+	if rng.Start.Byte < 0 || rng.End.Byte > len(src) || rng.Start.Byte > rng.End.Byte {
+		return "this"
+	}
+	text := string(src[rng.Start.Byte:rng.End.Byte])
+	if utf8.RuneCountInString(text) > 40 {
+		text = string([]rune(text)[:40]) + "…"
+	}
+	return text
+}
+
+// maxExponent bounds the binary exponent of number literals, at float64's
+// range. Nothing in embly.hcl needs more, and cty turns a number into text
+// (in "${...}" templates, in messages) in time that grows faster than its
+// exponent: "a${1e99999999}" would take hours.
+const maxExponent = 1024
+
+// checkExpressions reports what would make evaluating the file slow: number
+// literals beyond maxExponent, and for expressions, whose nesting multiplies
+// the work (ten nested loops over ten items is 10^10 steps from a few hundred
+// bytes). embly.hcl is static configuration and needs neither; refusing them
+// keeps a hostile bundle from stalling a shared server. Parse evaluates
+// nothing when this finds a problem.
+func (d *decoder) checkExpressions(body *hclsyntax.Body) {
+	hclsyntax.VisitAll(body, func(n hclsyntax.Node) hcl.Diagnostics {
+		// A %{for} directive in a template is a ForExpr inside, too.
+		if e, ok := n.(*hclsyntax.ForExpr); ok {
+			d.errorf(e.SrcRange, "for expressions are not supported in %s; write the values out", FileName)
+			return nil
+		}
+		lit, ok := n.(*hclsyntax.LiteralValueExpr)
+		if !ok || lit.Val.Type() != cty.Number || !lit.Val.IsKnown() || lit.Val.IsNull() {
+			return nil
+		}
+		f := lit.Val.AsBigFloat()
+		if f.IsInf() {
+			d.errorf(lit.SrcRange, "number %s is too large", d.source(lit.SrcRange))
+			return nil
+		}
+		if exp := f.MantExp(nil); exp > maxExponent || exp < -maxExponent {
+			d.errorf(lit.SrcRange, "number %s is too large or too small for embly.hcl", d.source(lit.SrcRange))
+		}
+		return nil
+	})
 }
 
 // pathWant is what a path attribute must name.
