@@ -308,12 +308,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "typo in function reference",
 			src:  fn + "gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" {\n    function = \"${function.helo}\"\n  }\n}\n",
-			want: []string{`embly.hcl:9:27: error: no function named "helo" in embly.hcl; did you mean "hello"?`},
+			want: []string{`embly.hcl:9:28: error: no function named "helo" in embly.hcl; did you mean "hello"?`},
 		},
 		{
 			name: "typo in files reference",
 			src:  fn + "files \"assets\" { path = \"./public\" }\ngateway {\n  type = \"http\"\n  port = 8080\n  route \"/s/\" { files = \"${files.asets}\" }\n}\n",
-			want: []string{`embly.hcl:9:33: error: no files block named "asets" in embly.hcl; did you mean "assets"?`},
+			want: []string{`embly.hcl:9:34: error: no files block named "asets" in embly.hcl; did you mean "assets"?`},
 		},
 		{
 			name: "typo in reference root",
@@ -323,7 +323,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "reference to nothing declared",
 			src:  "gateway {\n  type = \"http\"\n  port = 8080\n  function = \"${function.hello}\"\n}\n",
-			want: []string{`embly.hcl:4:25: error: no function named "hello" in embly.hcl; declare it with function "hello" { ... }`},
+			want: []string{`embly.hcl:4:26: error: no function named "hello" in embly.hcl; declare it with function "hello" { ... }`},
 		},
 		{
 			name: "plain string instead of reference",
@@ -546,14 +546,17 @@ func TestParseErrors(t *testing.T) {
 func TestErrorFormat(t *testing.T) {
 	dir := projectDir(t, "hello/")
 	src := "function \"hello\" {\n\truntime = \"go\"\n\tpth = \"./hello\"\n}\n" +
-		"gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" {\n  }\n}\n"
+		"gateway {\n  type = \"http\"\n  port = 8080\n  route \"/\" {\n  }\n  function = \"${function.helo}\"\n}\n"
 	_, err := Parse("embly.hcl", []byte(src), dir)
 	want := `embly.hcl:3:2: error: function "hello" has no attribute "pth"; did you mean "path"?
   3 | 	pth = "./hello"
     | 	^^^
 embly.hcl:8:3: error: route "/" routes to nothing; set function = "${function.NAME}" or files = "${files.NAME}"
   8 |   route "/" {
-    |   ^^^^^^^^^`
+    |   ^^^^^^^^^
+embly.hcl:10:26: error: no function named "helo" in embly.hcl; did you mean "hello"?
+  10 |   function = "${function.helo}"
+     |                          ^^^^`
 	if err == nil || err.Error() != want {
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}

@@ -133,8 +133,21 @@ func (d *decoder) explainReference(expr hcl.Expression, kind string, diags hcl.D
 		for _, diag := range diags {
 			if diag.Subject != nil && *diag.Subject == step.SrcRange {
 				diag.Summary, diag.Detail = msg, ""
+				diag.Subject = d.withoutDot(step.SrcRange).Ptr()
 			}
 		}
 	}
 	return diags
+}
+
+// withoutDot narrows the range of an attribute step (".helo") to the name,
+// so the carets sit under the misspelt word alone.
+func (d *decoder) withoutDot(rng hcl.Range) hcl.Range {
+	src := d.project.src
+	if rng.Start.Byte < 0 || rng.Start.Byte >= len(src) || rng.End.Byte-rng.Start.Byte < 2 || src[rng.Start.Byte] != '.' {
+		return rng
+	}
+	rng.Start.Byte++
+	rng.Start.Column++
+	return rng
 }
