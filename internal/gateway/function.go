@@ -1,0 +1,420 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// copyBufferSize is the largest piece of a body moved in one read. Responses
+// are flushed after every read, so it bounds latency only for fast producers.
+const copyBufferSize = 32 << 10
+
+// invocation is one request's instance, with the bookkeeping that makes sure
+// it has ended before the handler returns.
+type invocation struct {
+	inv     Invocation
+	stop    context.CancelFunc // stops the instance
+	exited  chan error         // inv.Wait's result
+	timeout time.Duration
+
+	finished bool
+	exitErr  error
+	stopped  bool // we stopped it: exitErr is ours, not the function's
+}
+
+// finish releases conn 1 and waits for the instance to end, stopping it if it
+// is still running after the timeout. It reports the instance's error and
+// whether the gateway had to stop it. Calling it again returns the same.
+func (c *invocation) finish() (exitErr error, stopped bool) {
+	if c.finished {
+		return c.exitErr, c.stopped
+	}
+	c.finished = true
+	_ = c.inv.Close()
+	t := time.NewTimer(c.timeout)
+	defer t.Stop()
+	select {
+	case c.exitErr = <-c.exited:
+	case <-t.C:
+		c.kill()
+		c.exitErr = <-c.exited
+	}
+	return c.exitErr, c.stopped
+}
+
+// kill stops the instance now.
+func (c *invocation) kill() {
+	c.stopped = true
+	c.stop()
+}
+
+// failed reports whether the function itself failed (trap, non-zero exit,
+// blown budget), as opposed to being stopped by us or finishing cleanly.
+func (c *invocation) failed() error {
+	if c.stopped {
+		return nil
+	}
+	return c.exitErr
+}
+
+// serveFunction serves r with a fresh instance of rt.function, speaking raw
+// HTTP/1.1 on its conn 1 (see the package doc).
+func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *requestLog) {
+	// The instance lives in the request's context: when the client goes away
+	// the runtime stops it. stop is how we stop it ourselves.
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
+	inv, err := g.spawner.Spawn(ctx, rt.function)
+	if err != nil {
+		rl.errorf("could not start: %v", err)
+		writeError(w, spawnStatus(err))
+		return
+	}
+	c := &invocation{inv: inv, stop: stop, exited: make(chan error, 1), timeout: g.ExitTimeout}
+	go func() { c.exited <- inv.Wait() }()
+
+	rc := http.NewResponseController(w)
+	// Without full duplex, net/http's HTTP/1 server would stop the request
+	// body once the response starts; a function may stream both at once.
+	_ = rc.EnableFullDuplex()
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		// Errors here are the function leaving early or the client's upload
+		// failing; both show up on the response side, or do not matter.
+		_ = sendRequest(inv, r)
+		_ = inv.CloseWrite()
+	}()
+	defer func() {
+		c.finish()
+		select {
+		case <-sent:
+		default:
+			// The instance is gone, so only the client's body can still
+			// block the sender; a read deadline in the past wakes it. The
+			// request body must not be used once the handler returns.
+			_ = rc.SetReadDeadline(time.Now())
+			<-sent
+		}
+	}()
+
+	limit := &headerLimit{r: inv, n: maxResponseHeaderBytes}
+	resp, err := readResponse(bufio.NewReaderSize(limit, copyBufferSize), r)
+	limit.disarmed = true
+	if err != nil {
+		c.finish()
+		switch {
+		case r.Context().Err() != nil:
+			rl.clientGone(false)
+		case c.failed() != nil:
+			rl.errorf("%v", c.failed())
+			writeError(w, exitStatus(c.failed()))
+		default:
+			rl.errorf("invalid HTTP response: %s", describeResponseError(err, limit))
+			writeError(w, http.StatusBadGateway)
+		}
+		return
+	}
+	g.relay(w, rc, r, resp, c, rl)
+}
+
+// relay copies the function's response to the client, flushing after every
+// read so streamed responses reach the client as they are written.
+func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Request, resp *http.Response, c *invocation, rl *requestLog) {
+	copyHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	_ = rc.Flush()
+
+	var readErr, writeErr error
+	buf := make([]byte, copyBufferSize)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, writeErr = w.Write(buf[:n]); writeErr == nil {
+				writeErr = rc.Flush()
+			}
+			if writeErr != nil {
+				break
+			}
+		}
+		if err != nil {
+			if err != io.EOF {
+				readErr = err
+			}
+			break
+		}
+	}
+	if writeErr != nil {
+		c.kill() // nobody is listening any more
+	}
+	c.finish()
+
+	// A body that ends with conn 1 looks complete even when the instance
+	// trapped half-way; only its exit tells.
+	closeDelimited := resp.ContentLength < 0 && len(resp.TransferEncoding) == 0
+	switch {
+	case writeErr != nil || r.Context().Err() != nil:
+		rl.clientGone(true)
+	case c.failed() != nil && (readErr != nil || closeDelimited):
+		rl.errorf("failed after the response started: %v", c.failed())
+		panic(http.ErrAbortHandler) // the client sees a truncated response
+	case readErr != nil:
+		rl.errorf("invalid response body: %v", readErr)
+		panic(http.ErrAbortHandler)
+	case c.failed() != nil:
+		rl.errorf("failed after its response was complete: %v", c.failed())
+	case c.stopped:
+		rl.errorf("still running %s after its response was complete; stopped it", c.timeout)
+	}
+	for k, vv := range resp.Trailer {
+		w.Header()[http.TrailerPrefix+k] = vv
+	}
+}
+
+// readResponse reads the function's response head, skipping informational
+// (1xx) responses such as 100 Continue, which the client does not expect from
+// us: the gateway already handled Expect itself.
+func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
+	for range 10 {
+		resp, err := http.ReadResponse(br, r)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusSwitchingProtocols:
+			return nil, errors.New("101 Switching Protocols: the http gateway does not upgrade connections (use a websocket gateway)")
+		case resp.StatusCode >= 100 && resp.StatusCode < 200:
+			continue
+		case resp.StatusCode < 100 || resp.StatusCode > 999:
+			return nil, fmt.Errorf("status code %d is out of range", resp.StatusCode)
+		}
+		return resp, nil
+	}
+	return nil, errors.New("too many informational (1xx) responses")
+}
+
+// describeResponseError turns http.ReadResponse's error into a reason a
+// function author can act on, quoting the start of what the function wrote.
+func describeResponseError(err error, l *headerLimit) string {
+	switch {
+	case l.read == 0 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return "the function closed conn 1 without writing a response"
+	case errors.Is(err, errHeaderTooLarge):
+		return fmt.Sprintf("the response head is larger than %d bytes", maxResponseHeaderBytes)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("the response head ended early (unexpected EOF); it began %q", l.first)
+	}
+	return fmt.Sprintf("%v; it began %q", err, l.first)
+}
+
+var errHeaderTooLarge = errors.New("response head too large")
+
+// headerLimit fails reads once more than n bytes have been read: it bounds the
+// response head. The body is read through it too, so n also counts body bytes
+// that bufio read ahead; disarm it once the head is parsed.
+type headerLimit struct {
+	r        io.Reader
+	n        int64
+	disarmed bool
+
+	read  int64  // bytes read while armed
+	first []byte // the first bytes, quoted in errors
+}
+
+// quoteBytes is how much of a bad response head the log quotes.
+const quoteBytes = 64
+
+func (l *headerLimit) Read(p []byte) (int, error) {
+	if l.disarmed {
+		return l.r.Read(p)
+	}
+	if l.n <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	l.read += int64(n)
+	if k := min(n, quoteBytes-len(l.first)); k > 0 {
+		l.first = append(l.first, p[:k]...)
+	}
+	return n, err
+}
+
+// spawnStatus is the status for a function that could not be started: 503
+// when a limit was reached (the ABI's EAGAIN), else 500.
+func spawnStatus(err error) int {
+	if errors.Is(err, syscall.EAGAIN) || strings.Contains(strings.ToLower(err.Error()), "limit") {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// exitStatus is the status for an instance that failed before answering: 504
+// when it ran out of time (a blown CPU budget is a timeout), else 500.
+func exitStatus(err error) int {
+	var t interface{ Timeout() bool }
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &t) && t.Timeout()) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// hopByHop are the headers that describe one connection, not the message
+// (RFC 9110 section 7.6.1); they are not forwarded in either direction.
+var hopByHop = []string{
+	"Connection",
+	"Keep-Alive",
+	"Proxy-Connection",
+	"Proxy-Authenticate",
+	"Proxy-Authorization",
+	"Te",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+// endToEnd returns h without hop-by-hop headers, including those that
+// Connection names.
+func endToEnd(h http.Header) http.Header {
+	out := h.Clone()
+	if out == nil {
+		out = http.Header{}
+	}
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out.Del(name)
+			}
+		}
+	}
+	for _, name := range hopByHop {
+		out.Del(name)
+	}
+	return out
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, vv := range endToEnd(src) {
+		dst[k] = vv
+	}
+}
+
+// sendRequest writes r to w as raw HTTP/1.1: origin-form request line, Host,
+// end-to-end headers plus forwarding headers, then the body as it arrives
+// (chunked when its length is unknown). Nothing is buffered beyond one read,
+// so a function can consume an upload as it streams in.
+func sendRequest(w io.Writer, r *http.Request) error {
+	h := endToEnd(r.Header)
+	// The gateway answers Expect: 100-continue itself (net/http sends 100
+	// when the body is first read); the function must not answer it again.
+	h.Del("Expect")
+	h.Del("Content-Length")
+	h.Del("Host")
+	client := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		client = host
+	}
+	// X-Forwarded-For keeps what proxies before us said; X-Real-IP and
+	// X-Forwarded-Proto are ours alone, so a client cannot forge them.
+	h.Set("X-Forwarded-For", strings.Join(append(r.Header.Values("X-Forwarded-For"), client), ", "))
+	h.Set("X-Real-Ip", client)
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	h.Set("X-Forwarded-Proto", proto)
+	// One request per conn 1: say so, so HTTP libraries in the guest close
+	// conn 1 after answering instead of waiting for another request.
+	h.Set("Connection", "close")
+
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	chunked := hasBody && r.ContentLength < 0
+	switch {
+	case chunked:
+		h.Set("Transfer-Encoding", "chunked")
+		if len(r.Trailer) > 0 {
+			names := make([]string, 0, len(r.Trailer))
+			for k := range r.Trailer {
+				names = append(names, k)
+			}
+			h.Set("Trailer", strings.Join(names, ", "))
+		}
+	case r.ContentLength > 0:
+		h.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
+	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
+		h.Set("Content-Length", "0")
+	}
+
+	var head strings.Builder
+	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\n", r.Method, r.URL.RequestURI(), r.Host)
+	_ = h.Write(&head)
+	head.WriteString("\r\n")
+	if _, err := io.WriteString(w, head.String()); err != nil {
+		return err
+	}
+	if !hasBody {
+		return nil
+	}
+	if chunked {
+		return sendChunked(w, r)
+	}
+	buf := make([]byte, copyBufferSize)
+	for {
+		n, err := r.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sendChunked writes r's body in chunked encoding, one chunk per read, then
+// the last chunk and the trailers. A failed upload ends without the last
+// chunk, so the function sees a truncated body rather than a short one.
+func sendChunked(w io.Writer, r *http.Request) error {
+	buf := make([]byte, copyBufferSize)
+	out := make([]byte, 0, copyBufferSize+32)
+	for {
+		n, err := r.Body.Read(buf)
+		if n > 0 {
+			out = strconv.AppendInt(out[:0], int64(n), 16)
+			out = append(out, "\r\n"...)
+			out = append(out, buf[:n]...)
+			out = append(out, "\r\n"...)
+			if _, werr := w.Write(out); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var end strings.Builder
+	end.WriteString("0\r\n")
+	_ = r.Trailer.Write(&end)
+	end.WriteString("\r\n")
+	_, err := io.WriteString(w, end.String())
+	return err
+}
