@@ -162,7 +162,9 @@ func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Reque
 	// trapped half-way; only its exit tells.
 	closeDelimited := resp.ContentLength < 0 && len(resp.TransferEncoding) == 0
 	switch {
-	case writeErr != nil || r.Context().Err() != nil:
+	// A stopped instance may look like a failure or a cut body; when the
+	// client left first, the client is why.
+	case writeErr != nil || ((readErr != nil || c.failed() != nil) && r.Context().Err() != nil):
 		rl.clientGone(true)
 	case c.failed() != nil && (readErr != nil || closeDelimited):
 		rl.errorf("failed after the response started: %v", c.failed())

@@ -395,8 +395,10 @@ func TestFailures(t *testing.T) {
 		log      string
 	}{
 		{
-			name:   "trap before reading",
-			fn:     func(context.Context, *end) error { return errors.New("function \"fn\" trapped: wasm error: unreachable") },
+			name: "trap before reading",
+			fn: func(context.Context, *end) error {
+				return errors.New("function \"fn\" trapped: wasm error: unreachable")
+			},
 			status: 500, log: `Error in function "function.fn": function "fn" trapped: wasm error: unreachable`,
 		},
 		{

@@ -77,7 +77,8 @@ type HTTP struct {
 	spawner  Spawner
 	log      *Logger
 
-	// testHookShutdown, when set, is called once shutdown has begun.
+	// testHookShutdown, when set, is called once shutdown has closed the
+	// listener and is waiting for requests in flight.
 	testHookShutdown func()
 }
 
@@ -309,6 +310,9 @@ func (g *HTTP) ListenAndServe(ctx context.Context, addr string, ready func(net.A
 		MaxHeaderBytes:    g.MaxHeaderBytes,
 		ErrorLog:          log.New(g.log, g.name+": ", 0),
 	}
+	if g.testHookShutdown != nil {
+		srv.RegisterOnShutdown(g.testHookShutdown)
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if ready != nil {
@@ -321,9 +325,6 @@ func (g *HTTP) ListenAndServe(ctx context.Context, addr string, ready func(net.A
 	}
 
 	g.log.Printf("Shutting down %s on %s; waiting up to %s for requests in flight", g.name, ln.Addr(), g.ShutdownTimeout)
-	if g.testHookShutdown != nil {
-		g.testHookShutdown()
-	}
 	sctx, cancel := context.WithTimeout(context.Background(), g.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
