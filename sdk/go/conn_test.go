@@ -300,3 +300,34 @@ func TestReaderDoesNotStealWritersNews(t *testing.T) {
 		t.Fatalf("writer's news taken twice: %v", ready)
 	}
 }
+
+// A writer waiting on a conn whose unread input fills the stash: _events
+// reports that conn at once every time, so the writer must retry after
+// growing pauses, neither spinning nor missing the reopened window.
+func TestWriteBehindStalledConn(t *testing.T) {
+	f := newFakeSys(t)
+	f.targets["function/peer"] = true
+	h := newTestHost(f)
+	var slept []time.Duration
+	h.sleep = func(d time.Duration) { slept = append(slept, d) }
+	c, _ := h.spawn("function/peer")
+	f.conn(c.ID()).windowCap = 4
+	f.send(c.ID(), strings.Repeat("x", stashCap+100)) // never read here
+	f.tick = func(f *fakeSys) {
+		if f.eventsCalls%6 == 0 {
+			f.take(c.ID())
+		}
+	}
+	if n, err := c.Write([]byte("0123456789")); n != 10 || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if got := f.output(c.ID()); got != "0123456789" {
+		t.Fatalf("peer got %q", got)
+	}
+	if f.eventsCalls > 20 {
+		t.Errorf("_events called %d times for 3 windows; the writer spins", f.eventsCalls)
+	}
+	if len(slept) < 2 || slept[0] != minBackoff || slept[1] != 2*minBackoff || slices.Max(slept) > maxBackoff {
+		t.Errorf("pauses %v; want growing from %v up to %v", slept, minBackoff, maxBackoff)
+	}
+}

@@ -17,9 +17,12 @@ const (
 	// exist: the host call blocks the whole (single-threaded) program, so a
 	// goroutine that sleeps on a timer would otherwise never wake.
 	yieldSlice = 10 * time.Millisecond
-	// maxBackoff bounds the sleep when _events keeps reporting conns whose
-	// news cannot be taken (a full stash nobody reads).
-	maxBackoff = 100 * time.Millisecond
+	// minBackoff and maxBackoff bound the pause when _events keeps reporting
+	// only stalled conns (full stashes nobody reads): short enough that a
+	// writer retrying behind such a conn keeps moving, long enough that the
+	// instance sleeps in the host instead of spinning on the CPU.
+	minBackoff = time.Millisecond
+	maxBackoff = 10 * time.Millisecond
 )
 
 // waitMode says which news ends a wait.
@@ -41,16 +44,22 @@ const (
 // to stashCap), which makes its news stop, and its news is remembered until a
 // waiter on that conn takes it. That is the ready-set: a Wait or a Read on
 // one conn never loses another conn's news.
+//
+// A conn whose stash is full is stalled: _events reports it at once, every
+// time, and that report may or may not hide a reopened window. Its writers
+// then retry after a pause that grows from minBackoff to maxBackoff, and the
+// instance sleeps in between.
 type host struct {
 	sys sys
 
-	mu     sync.Mutex
-	conns  map[int32]*connState
-	ids    []int32 // _events scratch
-	chunk  []byte  // stash read scratch
-	others func() bool
-	sleep  func(time.Duration)
-	now    func() time.Time
+	mu      sync.Mutex
+	conns   map[int32]*connState
+	ids     []int32 // _events scratch
+	chunk   []byte  // stash read scratch
+	backoff time.Duration
+	others  func() bool
+	sleep   func(time.Duration)
+	now     func() time.Time
 }
 
 // connState is what the host remembers about one conn.
@@ -67,13 +76,14 @@ type connState struct {
 
 func newHost(s sys) *host {
 	return &host{
-		sys:    s,
-		conns:  make(map[int32]*connState),
-		ids:    make([]int32, eventsCap),
-		chunk:  make([]byte, 32<<10),
-		others: func() bool { return runtime.NumGoroutine() > 1 },
-		sleep:  time.Sleep,
-		now:    time.Now,
+		sys:     s,
+		conns:   make(map[int32]*connState),
+		ids:     make([]int32, eventsCap),
+		chunk:   make([]byte, 32<<10),
+		backoff: minBackoff,
+		others:  func() bool { return runtime.NumGoroutine() > 1 },
+		sleep:   time.Sleep,
+		now:     time.Now,
 	}
 }
 
@@ -129,7 +139,6 @@ func (h *host) await(ids []int32, mode waitMode, timeout time.Duration) ([]int32
 	if timeout > 0 {
 		deadline = h.now().Add(timeout)
 	}
-	backoff := time.Millisecond
 	for {
 		h.mu.Lock()
 		if ready := h.takeReady(ids, mode); len(ready) > 0 {
@@ -149,8 +158,15 @@ func (h *host) await(ids []int32, mode waitMode, timeout time.Duration) ([]int32
 			h.mu.Unlock()
 			return nil, fmt.Errorf("embly: waiting for events: %w", errno)
 		}
-		progress := h.stashNews(h.ids[:n])
+		stalled := h.stashNews(h.ids[:n])
 		ready := h.takeReady(ids, mode)
+		pause := time.Duration(0)
+		if len(stalled) > 0 && len(stalled) == n && len(ready) == 0 {
+			pause = h.backoff
+			h.backoff = min(2*h.backoff, maxBackoff)
+		} else if len(stalled) < n {
+			h.backoff = minBackoff
+		}
 		h.mu.Unlock()
 		switch {
 		case len(ready) > 0:
@@ -158,14 +174,16 @@ func (h *host) await(ids []int32, mode waitMode, timeout time.Duration) ([]int32
 		case timeout == 0, timeout > 0 && !h.now().Before(deadline):
 			return nil, nil
 		}
-		if n > 0 && !progress {
-			// Every reported conn has a full stash that nobody reads:
-			// _events will report them again at once. Sleep instead of
-			// spinning; the sleep blocks in the host, not on the CPU.
-			h.sleep(backoff)
-			backoff = min(2*backoff, maxBackoff)
-		} else {
-			backoff = time.Millisecond
+		if pause > 0 {
+			// Only stalled conns were reported, and _events would report
+			// them again at once: sleep (in the host, not on the CPU), then
+			// let their writers retry.
+			h.sleep(pause)
+			h.mu.Lock()
+			for _, id := range stalled {
+				h.state(id).writeNews = true
+			}
+			h.mu.Unlock()
 		}
 		if yield {
 			runtime.Gosched()
@@ -181,34 +199,33 @@ func timeoutNS(d time.Duration) int64 {
 	return int64(d)
 }
 
-// stashNews records news for the reported ids and reads their pending input
-// into their stashes, so _events stops reporting them. It reports whether
-// any id's news was taken (some input read, or none pending, which means the
-// news was a reopened window and will not be repeated). h.mu must be held.
-func (h *host) stashNews(ids []int32) (progress bool) {
+// stashNews records the news of the reported ids and reads their pending
+// input into their stashes, so that _events stops reporting them. It returns
+// the stalled ids: those whose stash was already full, so their input stays
+// pending, and whose report may or may not also mean a reopened window. They
+// get read news now and write news only after a pause (see await). h.mu must
+// be held.
+func (h *host) stashNews(ids []int32) (stalled []int32) {
 	for _, id := range ids {
 		st := h.state(id)
-		st.readNews, st.writeNews = true, true
-		if st.eof {
-			progress = true // no input can follow EOF: a window reopened
+		st.readNews = true
+		if len(st.stash) >= stashCap {
+			stalled = append(stalled, id)
 			continue
 		}
-		for len(st.stash) < stashCap {
+		st.writeNews = true
+		for !st.eof && len(st.stash) < stashCap {
 			p := h.chunk[:min(len(h.chunk), stashCap-len(st.stash))]
 			n, errno := h.sys.read(id, p)
 			if errno == 0 && n > 0 {
 				st.stash = append(st.stash, p[:n]...)
-				progress = true
 				continue
 			}
-			if errno == 0 {
-				st.eof = true
-			}
-			// EAGAIN: all input taken. Any other errno: the reader will
-			// meet it again on its own _read.
-			progress = progress || errno == 0 || errno == EAGAIN
+			// EOF; EAGAIN: all input taken; any other errno: the reader
+			// will meet it again on its own _read.
+			st.eof = errno == 0
 			break
 		}
 	}
-	return progress
+	return stalled
 }
