@@ -453,3 +453,37 @@ func TestConcurrentBuilds(t *testing.T) {
 		checkModule(t, filepath.Join(dir, ".embly", "build", n+".wasm"))
 	}
 }
+
+func TestGoLineNewerThanToolchain(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"f/go.mod": "module f\n\ngo 1.99\n", "f/main.go": "package main\n\nfunc main() {}\n"})
+	b, out := offlineBuilder(t, dir)
+	_, err := b.Build(context.Background(), goFunction(dir, "f"))
+	if err == nil || !strings.Contains(err.Error(), "go.mod says go 1.99, but the go command on PATH is go1.") {
+		t.Fatalf("err = %v; want it to name both versions", err)
+	}
+	if out.String() != "" {
+		t.Errorf("output %q; want nothing, the toolchain did not run", out)
+	}
+}
+
+func TestVersionLess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		a, b string
+		less bool
+	}{
+		{"1.26.8", "1.99", true},
+		{"1.26.8", "1.26", false},
+		{"1.26", "1.26.0", false},
+		{"1.26.8", "1.26.10", true},
+		{"1.27rc1", "1.27", true},
+		{"1.27rc1", "1.26.9", false},
+		{"1.27.0", "1.27rc2", false},
+	} {
+		if got := versionLess(tc.a, tc.b); got != tc.less {
+			t.Errorf("versionLess(%s, %s) = %v; want %v", tc.a, tc.b, got, tc.less)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,7 +48,51 @@ func (goToolchain) stamp(ctx context.Context, b *Builder, fn *config.Function) (
 	if err != nil {
 		return "", err
 	}
+	if err := checkGoLine(fn, version); err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("go %s\nsdk %s", version, sdkHash()), nil
+}
+
+// checkGoLine fails when fn's go.mod asks for a newer Go than the toolchain
+// on PATH. The go command would say so too, but about the generated go.work,
+// suggesting `go work use`, which cannot help here.
+func checkGoLine(fn *config.Function, goVersion string) error {
+	have := releaseVersion.FindStringSubmatch(goVersion)
+	mod, err := os.ReadFile(filepath.Join(fn.Path, "go.mod"))
+	if have == nil || err != nil {
+		return nil // a development toolchain: the go command decides
+	}
+	want := goLine.FindSubmatch(mod)
+	if want != nil && versionLess(have[1], string(want[1])) {
+		return fmt.Errorf("%s says go %s, but the go command on PATH is %s: "+
+			"install Go %s or newer (https://go.dev/dl/), or lower the go line",
+			filepath.Join(fn.Path, "go.mod"), want[1], goVersion, want[1])
+	}
+	return nil
+}
+
+// versionLess compares Go versions ("1.26.8", "1.27", "1.27rc1") by their
+// numbers; a pre-release comes before the release it leads to.
+func versionLess(a, b string) bool {
+	return slices.Compare(versionNumbers(a), versionNumbers(b)) < 0
+}
+
+// versionNumbers maps "1.26.8" to [1 26 8], "1.27" to [1 27 0] and
+// "1.27rc1" to [1 27 -1].
+func versionNumbers(v string) []int {
+	n := []int{0, 0, 0}
+	pre := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if pre >= 0 {
+		v = v[:pre]
+	}
+	for i, f := range strings.SplitN(v, ".", 3) {
+		n[i], _ = strconv.Atoi(f)
+	}
+	if pre >= 0 {
+		n[2] = -1
+	}
+	return n
 }
 
 func (goToolchain) build(ctx context.Context, b *Builder, fn *config.Function, out string, log io.Writer) error {
