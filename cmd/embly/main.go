@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,7 @@ them through the gateways the file declares.
 
 func runCmd() *cobra.Command {
 	opts := dev.Options{Out: os.Stdout}
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Build every function and serve every gateway, logging each request",
@@ -54,6 +56,13 @@ func runCmd() *cobra.Command {
 stops accepting requests and lets the ones in flight finish.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				stopProfile, err := startCPUProfile(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			go func() {
@@ -66,7 +75,26 @@ stops accepting requests and lets the ones in flight finish.`,
 	}
 	cmd.Flags().StringVarP(&opts.Dir, "dir", "d", ".", "project directory (holding embly.hcl)")
 	cmd.Flags().StringVar(&opts.Host, "host", "127.0.0.1", "address gateways listen on (0.0.0.0 for every interface)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for performance work)")
+	cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
+}
+
+// startCPUProfile profiles the whole process into path until the returned
+// func is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func buildCmd() *cobra.Command {

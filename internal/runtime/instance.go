@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/embly/embly/internal/bus"
@@ -42,6 +43,8 @@ func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
 	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
+	// The allocator is found through the context at instantiation only.
+	instCtx := experimental.WithMemoryAllocator(inst.ctx, r.mems)
 	inst.mb.Add(parent) // id 1
 	defer func() {
 		inst.mb.Close()
@@ -51,7 +54,7 @@ func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (
 
 	out := newLineWriter(r.log, "["+fn.name+"]: ")
 	defer out.Flush()
-	mod, err := r.wz.InstantiateModule(inst.ctx, fn.compiled, fn.config.WithStdout(out).WithStderr(out))
+	mod, err := r.wz.InstantiateModule(instCtx, fn.compiled, fn.config.WithStdout(out).WithStderr(out))
 	if err != nil {
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}

@@ -50,6 +50,7 @@ type Runtime struct {
 	wz    wazero.Runtime
 	cache wazero.CompilationCache
 	log   *lockedWriter
+	mems  *memoryPool
 
 	mu        sync.RWMutex
 	functions map[string]*function
@@ -91,7 +92,9 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		}
 		cfg = cfg.WithCompilationCache(cache)
 	}
+	mems := newMemoryPool(256)
 	r := &Runtime{
+		mems:      mems,
 		opts:      opts,
 		wz:        wazero.NewRuntimeWithConfig(ctx, cfg),
 		cache:     cache,
@@ -112,6 +115,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 // Close releases every compiled module. Running instances are stopped.
 func (r *Runtime) Close(ctx context.Context) error {
 	err := r.wz.Close(ctx)
+	r.mems.Close()
 	if r.cache != nil {
 		err = errors.Join(err, r.cache.Close(ctx))
 	}

@@ -253,3 +253,24 @@ func BenchmarkHello(b *testing.B) {
 		inv.Close()
 	}
 }
+
+// TestInstancesAreIsolated runs a guest that dirties its memory many times
+// over, concurrently: each run must start from the module's initial state.
+func TestInstancesAreIsolated(t *testing.T) {
+	r := newRuntime(t, Options{}, "isolation")
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 10; j++ {
+				out, err := call(t, r, "isolation", nil)
+				if err != nil || out != "counter=1 dirty=0" {
+					t.Errorf("run %d: %q, %v", j, out, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
