@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,6 +30,7 @@ type invocation struct {
 	finished bool
 	exitErr  error
 	stopped  bool // we stopped it: exitErr is ours, not the function's
+	overran  bool // we stopped it because it ran past timeout
 }
 
 // finish releases conn 1 and waits for the instance to end, stopping it if it
@@ -45,6 +47,7 @@ func (c *invocation) finish() (exitErr error, stopped bool) {
 	select {
 	case c.exitErr = <-c.exited:
 	case <-t.C:
+		c.overran = true
 		c.kill()
 		c.exitErr = <-c.exited
 	}
@@ -86,25 +89,17 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	// Without full duplex, net/http's HTTP/1 server would stop the request
 	// body once the response starts; a function may stream both at once.
 	_ = rc.EnableFullDuplex()
-	sent := make(chan struct{})
+	up := &upload{done: make(chan struct{})}
 	go func() {
-		defer close(sent)
+		defer close(up.done)
 		// Errors here are the function leaving early or the client's upload
 		// failing; both show up on the response side, or do not matter.
-		_ = sendRequest(inv, r)
+		_ = sendRequest(inv, r, &up.complete)
 		_ = inv.CloseWrite()
 	}()
 	defer func() {
 		c.finish()
-		select {
-		case <-sent:
-		default:
-			// The instance is gone, so only the client's body can still
-			// block the sender; a read deadline in the past wakes it. The
-			// request body must not be used once the handler returns.
-			_ = rc.SetReadDeadline(time.Now())
-			<-sent
-		}
+		up.stop(rc, r)
 	}()
 
 	limit := &headerLimit{r: inv, n: maxResponseHeaderBytes}
@@ -117,20 +112,65 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 			rl.clientGone(false)
 		case c.failed() != nil:
 			rl.errorf("%v", c.failed())
+			up.closeIfIncomplete(w, r)
 			writeError(w, exitStatus(c.failed()))
 		default:
 			rl.errorf("invalid HTTP response: %s", describeResponseError(err, limit))
+			up.closeIfIncomplete(w, r)
 			writeError(w, http.StatusBadGateway)
 		}
 		return
 	}
-	g.relay(w, rc, r, resp, c, rl)
+	g.relay(w, rc, r, resp, c, up, rl)
+}
+
+// upload is the request body on its way to the function, streamed by its own
+// goroutine so that a function can answer before reading all of it.
+//
+// The handler must not return while that goroutine may still read the body,
+// and the only way to wake a read blocked on a stalled client is a read
+// deadline on the connection. That deadline must never hit net/http's own
+// background read, which it starts once the body is at its end and which
+// would take a timeout for a dead client and cancel the context of every
+// later request on the connection. So: when the response starts before the
+// body is complete, the response says "Connection: close" (the rest of the
+// upload is unwanted anyway), and only then may the deadline be used.
+type upload struct {
+	done     chan struct{}
+	complete atomic.Bool // the body was read to its end, or there is none
+	closing  bool        // the response closes the connection
+}
+
+// closeIfIncomplete is called before the response head is written.
+func (up *upload) closeIfIncomplete(w http.ResponseWriter, r *http.Request) {
+	if !up.complete.Load() && r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+		up.closing = true
+	}
+}
+
+// stop waits for the upload goroutine, waking it if it is stuck reading a
+// body nobody will read. Call it once the instance has ended, so writes to
+// conn 1 fail at once.
+func (up *upload) stop(rc *http.ResponseController, r *http.Request) {
+	select {
+	case <-up.done:
+		return
+	default:
+	}
+	// With HTTP/2 the deadline is the stream's alone; with HTTP/1 it is safe
+	// only on a connection that is closing (see upload) or already dead.
+	if up.closing || r.ProtoMajor != 1 || r.Context().Err() != nil {
+		_ = rc.SetReadDeadline(time.Now())
+	}
+	<-up.done
 }
 
 // relay copies the function's response to the client, flushing after every
 // read so streamed responses reach the client as they are written.
-func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Request, resp *http.Response, c *invocation, rl *requestLog) {
+func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Request, resp *http.Response, c *invocation, up *upload, rl *requestLog) {
 	copyHeader(w.Header(), resp.Header)
+	up.closeIfIncomplete(w, r)
 	w.WriteHeader(resp.StatusCode)
 	_ = rc.Flush()
 
@@ -161,10 +201,18 @@ func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Reque
 	// A body that ends with conn 1 looks complete even when the instance
 	// trapped half-way; only its exit tells.
 	closeDelimited := resp.ContentLength < 0 && len(resp.TransferEncoding) == 0
+	clientLeft := writeErr != nil || r.Context().Err() != nil
 	switch {
-	// A stopped instance may look like a failure or a cut body; when the
-	// client left first, the client is why.
-	case writeErr != nil || ((readErr != nil || c.failed() != nil) && r.Context().Err() != nil):
+	case clientLeft && readErr == nil && writeErr == nil && !closeDelimited:
+		// The client had the whole response and then closed the
+		// connection, which may have stopped the instance: all is well,
+		// unless the instance overran first.
+		if c.overran {
+			rl.errorf("still running %s after its response was complete; stopped it", c.timeout)
+		}
+	case clientLeft:
+		// A stopped instance may look like a failure or a cut body; when
+		// the client left, the client is why.
 		rl.clientGone(true)
 	case c.failed() != nil && (readErr != nil || closeDelimited):
 		rl.errorf("failed after the response started: %v", c.failed())
@@ -174,7 +222,7 @@ func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Reque
 		panic(http.ErrAbortHandler)
 	case c.failed() != nil:
 		rl.errorf("failed after its response was complete: %v", c.failed())
-	case c.stopped:
+	case c.overran:
 		rl.errorf("still running %s after its response was complete; stopped it", c.timeout)
 	}
 	for k, vv := range resp.Trailer {
@@ -317,7 +365,9 @@ func copyHeader(dst, src http.Header) {
 // end-to-end headers plus forwarding headers, then the body as it arrives
 // (chunked when its length is unknown). Nothing is buffered beyond one read,
 // so a function can consume an upload as it streams in.
-func sendRequest(w io.Writer, r *http.Request) error {
+// complete is set once the body has been read to its end (at once when there
+// is none).
+func sendRequest(w io.Writer, r *http.Request, complete *atomic.Bool) error {
 	h := endToEnd(r.Header)
 	// The gateway answers Expect: 100-continue itself (net/http sends 100
 	// when the body is first read); the function must not answer it again.
@@ -342,6 +392,9 @@ func sendRequest(w io.Writer, r *http.Request) error {
 	h.Set("Connection", "close")
 
 	hasBody := r.Body != nil && r.Body != http.NoBody
+	if !hasBody {
+		complete.Store(true)
+	}
 	chunked := hasBody && r.ContentLength < 0
 	switch {
 	case chunked:
@@ -370,7 +423,7 @@ func sendRequest(w io.Writer, r *http.Request) error {
 		return nil
 	}
 	if chunked {
-		return sendChunked(w, r)
+		return sendChunked(w, r, complete)
 	}
 	buf := make([]byte, copyBufferSize)
 	for {
@@ -381,6 +434,7 @@ func sendRequest(w io.Writer, r *http.Request) error {
 			}
 		}
 		if err == io.EOF {
+			complete.Store(true)
 			return nil
 		}
 		if err != nil {
@@ -392,7 +446,7 @@ func sendRequest(w io.Writer, r *http.Request) error {
 // sendChunked writes r's body in chunked encoding, one chunk per read, then
 // the last chunk and the trailers. A failed upload ends without the last
 // chunk, so the function sees a truncated body rather than a short one.
-func sendChunked(w io.Writer, r *http.Request) error {
+func sendChunked(w io.Writer, r *http.Request, complete *atomic.Bool) error {
 	buf := make([]byte, copyBufferSize)
 	out := make([]byte, 0, copyBufferSize+32)
 	for {
@@ -407,6 +461,7 @@ func sendChunked(w io.Writer, r *http.Request) error {
 			}
 		}
 		if err == io.EOF {
+			complete.Store(true)
 			break
 		}
 		if err != nil {

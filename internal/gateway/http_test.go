@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,25 +25,25 @@ func named(name string) fakeFunc {
 }
 
 func TestRouting(t *testing.T) {
-	sp := &fakeSpawner{funcs: map[string]fakeFunc{
+	funcs := map[string]fakeFunc{
 		"api": named("api"), "v2": named("v2"), "fallback": named("fallback"), "root": named("root"),
-	}}
+	}
 	withDefault := newTestGateway(t, &config.Gateway{
 		Function: "fallback",
 		Routes: []*config.Route{
 			{Prefix: "/api", Function: "api"},
 			{Prefix: "/api/v2/", Function: "v2"},
 		},
-	}, sp)
+	}, &fakeSpawner{funcs: funcs})
 	withRoot := newTestGateway(t, &config.Gateway{
 		Routes: []*config.Route{
 			{Prefix: "/", Function: "root"},
 			{Prefix: "/api/", Function: "api"},
 		},
-	}, sp)
+	}, &fakeSpawner{funcs: funcs})
 	bare := newTestGateway(t, &config.Gateway{
 		Routes: []*config.Route{{Prefix: "/api", Function: "api"}},
-	}, sp)
+	}, &fakeSpawner{funcs: funcs})
 
 	tests := []struct {
 		gw   *testGateway
@@ -359,5 +360,42 @@ func TestListenAddr(t *testing.T) {
 		if got := listenAddr(tt.in, 8080); got != tt.want {
 			t.Errorf("listenAddr(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestKeepAlive: requests with and without bodies share a connection, and
+// none of them disturbs the next (a stray read deadline would cancel the
+// context of every later request on the connection).
+func TestKeepAlive(t *testing.T) {
+	tg := functionGateway(t, echo)
+	reused := 0
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if info.Reused {
+			reused++
+		}
+	}}
+	for i := range 30 {
+		var body io.Reader
+		method := "GET"
+		if i%2 == 1 {
+			method, body = "POST", strings.NewReader(strings.Repeat("x", i*100))
+		}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, tg.url("/"), body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || (body != nil && len(b) != i*100) {
+			t.Fatalf("request %d: %d, %d bytes", i, resp.StatusCode, len(b))
+		}
+	}
+	if reused < 25 {
+		t.Errorf("only %d of 30 requests reused a connection", reused)
+	}
+	tg.close(t)
+	if log := tg.log.String(); strings.Contains(log, "Error") {
+		t.Errorf("log:\n%s", log)
 	}
 }
