@@ -83,9 +83,13 @@ func (rl *requestLog) processing(r *http.Request, subject string) {
 	rl.begin(r, "Processing by "+subject)
 }
 
-// errorf records why the request failed; it is written with Completed.
+// errorf records why the request failed; it is written with Completed. A
+// reason that spans lines (a trap's wasm stack trace) has its further lines
+// indented, so every line that starts in column one is a log line.
 func (rl *requestLog) errorf(format string, args ...any) {
-	rl.errors = append(rl.errors, fmt.Sprintf("Error in %s: %s", rl.subject, fmt.Sprintf(format, args...)))
+	reason := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	reason = strings.ReplaceAll(reason, "\n", "\n  ")
+	rl.errors = append(rl.errors, fmt.Sprintf("Error in %s: %s", rl.subject, reason))
 }
 
 // clientGone records that the client left before the response was complete.

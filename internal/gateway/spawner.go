@@ -27,3 +27,12 @@ type Spawner interface {
 	// Spawn starts a fresh instance of the named function. Cancelling ctx stops it.
 	Spawn(ctx context.Context, function string) (Invocation, error)
 }
+
+// SpawnerFunc adapts a function to Spawner, so that a runtime whose Spawn
+// returns its own concrete type can be wired in with a one-line closure.
+type SpawnerFunc func(ctx context.Context, function string) (Invocation, error)
+
+// Spawn calls f.
+func (f SpawnerFunc) Spawn(ctx context.Context, function string) (Invocation, error) {
+	return f(ctx, function)
+}
