@@ -273,3 +273,14 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	mustContain(t, out, "run", "build", "new", "version")
 }
+
+// TestGoInvocationsAreIsolated: a Go function's globals, maps and heap
+// start from the snapshot taken after initialization on every request.
+func TestGoInvocationsAreIsolated(t *testing.T) {
+	s := start(t, project(t, "testdata/counter-go"))
+	for i := 0; i < 5; i++ {
+		if code, body := get(t, s.base+"/same"); code != 200 || body != "hits=1 seen=1 cache=1048576" {
+			t.Fatalf("request %d = %d %q; state leaked between invocations", i, code, body)
+		}
+	}
+}

@@ -88,7 +88,8 @@ func goFunction(dir, name string, sources ...string) *config.Function {
 	return &config.Function{Name: name, Runtime: "go", Path: filepath.Join(dir, name), Sources: sources}
 }
 
-// checkModule checks that path is a wasip1 command importing the embly ABI.
+// checkModule checks that path is a wasip1 reactor the runtime can snapshot
+// (it exports _initialize and embly_main) importing the embly ABI.
 func checkModule(t *testing.T, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -99,8 +100,8 @@ func checkModule(t *testing.T, path string) {
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	if !slices.Contains(m.exports, "_start") {
-		t.Errorf("%s exports %v; want _start", path, m.exports)
+	if !slices.Contains(m.exports, "_initialize") || !slices.Contains(m.exports, "embly_main") {
+		t.Errorf("%s exports %v; want _initialize and embly_main", path, m.exports)
 	}
 	if len(m.imports["embly"]) == 0 || len(m.imports["wasi_snapshot_preview1"]) == 0 {
 		t.Errorf("%s imports %v; want embly and wasi_snapshot_preview1", path, m.imports)

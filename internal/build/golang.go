@@ -123,7 +123,10 @@ func (goToolchain) build(ctx context.Context, b *Builder, fn *config.Function, o
 	// -mod=readonly overrides a -mod=mod in the user's GOFLAGS, which
 	// workspace mode refuses. -buildvcs=false: the module's VCS state is not
 	// an input of the hash, so it must not be one of the module.
-	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-buildvcs=false", "-mod=readonly", "-o", out, ".")
+	// -buildmode=c-shared makes a WASI reactor: the runtime initializes it
+	// once, snapshots it, and runs each invocation from the snapshot
+	// (sdk/go's entry_wasip1.go, internal/runtime's snapshot.go).
+	cmd := exec.CommandContext(ctx, goBin, "build", "-buildmode=c-shared", "-trimpath", "-buildvcs=false", "-mod=readonly", "-o", out, ".")
 	cmd.Dir = fn.Path
 	cmd.Env = append(b.env(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOWORK="+work)
 	cmd.Stdout, cmd.Stderr = log, log

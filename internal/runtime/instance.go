@@ -44,7 +44,11 @@ func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
 	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
 	// The allocator is found through the context at instantiation only.
-	instCtx := experimental.WithMemoryAllocator(inst.ctx, r.mems)
+	var alloc experimental.MemoryAllocator = r.mems
+	if fn.snap != nil {
+		alloc = fn.snap
+	}
+	instCtx := experimental.WithMemoryAllocator(inst.ctx, alloc)
 	inst.mb.Add(parent) // id 1
 	defer func() {
 		inst.mb.Close()
@@ -59,7 +63,12 @@ func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}
 	defer mod.Close(context.Background())
-	_, err = mod.ExportedFunction("_start").Call(inst.ctx)
+	if fn.snap != nil {
+		if err := fn.snap.restore(mod); err != nil {
+			return fmt.Errorf("restoring function %q: %w", fn.name, err)
+		}
+	}
+	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
 	return exitError(ctx, fn.name, err)
 }
 

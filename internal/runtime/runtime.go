@@ -61,6 +61,18 @@ type function struct {
 	name     string
 	compiled wazero.CompiledModule
 	config   wazero.ModuleConfig
+	// entry is the export each invocation calls: _start, or EntryExport
+	// for a pre-initialized module.
+	entry string
+	// snap, when set, is the state every invocation starts from.
+	snap *snapshot
+}
+
+func (fn *function) close(ctx context.Context) {
+	fn.compiled.Close(ctx)
+	if fn.snap != nil {
+		fn.snap.close()
+	}
 }
 
 // New returns a Runtime with the WASI subset and the embly host module
@@ -131,33 +143,46 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (time.D
 	if err != nil {
 		return 0, fmt.Errorf("compiling function %q: %w", name, err)
 	}
-	if _, ok := compiled.ExportedFunctions()["_start"]; !ok {
+	fn := &function{name: name, compiled: compiled, config: r.moduleConfig(name), entry: "_start"}
+	exports := compiled.ExportedFunctions()
+	_, hasStart := exports["_start"]
+	_, hasInit := exports[InitExport]
+	_, hasEntry := exports[EntryExport]
+	switch {
+	case hasInit && hasEntry:
 		compiled.Close(ctx)
-		return 0, fmt.Errorf("function %q has no _start export: build it as a WASI command (a main function)", name)
-	}
-	fn := &function{
-		name:     name,
-		compiled: compiled,
-		config: wazero.NewModuleConfig().
-			// Instances are anonymous so any number can run at once.
-			WithName("").
-			// _start is called by run, so the instance's context and
-			// errors are ours to shape.
-			WithStartFunctions().
-			WithArgs(name).
-			WithRandSource(rand.Reader).
-			WithSysWalltime().
-			WithSysNanotime().
-			WithSysNanosleep(),
+		if fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm); err != nil {
+			return 0, fmt.Errorf("initializing function %q: %w", name, err)
+		}
+		fn.entry = EntryExport
+	case !hasStart:
+		compiled.Close(ctx)
+		return 0, fmt.Errorf("function %q exports neither _start nor %s and %s: build it as a WASI command (a main function)",
+			name, InitExport, EntryExport)
 	}
 	r.mu.Lock()
 	old := r.functions[name]
 	r.functions[name] = fn
 	r.mu.Unlock()
 	if old != nil {
-		old.compiled.Close(ctx)
+		old.close(ctx)
 	}
 	return time.Since(start), nil
+}
+
+// moduleConfig is the WASI configuration of every instance of function name.
+func (r *Runtime) moduleConfig(name string) wazero.ModuleConfig {
+	return wazero.NewModuleConfig().
+		// Instances are anonymous so any number can run at once.
+		WithName("").
+		// The entry point is called by run, so the instance's context and
+		// errors are ours to shape.
+		WithStartFunctions().
+		WithArgs(name).
+		WithRandSource(rand.Reader).
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep()
 }
 
 func (r *Runtime) function(name string) *function {

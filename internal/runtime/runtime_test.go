@@ -31,7 +31,12 @@ func guest(t testing.TB, name string) []byte {
 			if err != nil {
 				t.Fatal(err)
 			}
-			guests[strings.TrimSuffix(filepath.Base(f), ".c")] = wasmtest.BuildC(t, string(src))
+			name := strings.TrimSuffix(filepath.Base(f), ".c")
+			var flags []string
+			if name == "reactor" {
+				flags = []string{"-mexec-model=reactor"}
+			}
+			guests[name] = wasmtest.BuildC(t, string(src), flags...)
 		}
 	})
 	wasm, ok := guests[name]
@@ -273,4 +278,46 @@ func TestInstancesAreIsolated(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestSnapshotIsolation: a reactor is initialized once and every invocation
+// starts from that snapshot, whatever earlier invocations wrote.
+func TestSnapshotIsolation(t *testing.T) {
+	r := newRuntime(t, Options{}, "reactor")
+	if r.function("reactor").snap == nil {
+		t.Fatal("the reactor was not pre-initialized")
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 25; j++ {
+				out, err := call(t, r, "reactor", nil)
+				if err != nil || out != "initialized=42 counter=1 dirty=0" {
+					t.Errorf("invocation %d: %q, %v", j, out, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func BenchmarkReactor(b *testing.B) {
+	r := newRuntime(b, Options{}, "reactor")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		inv, err := r.Spawn(ctx, "reactor")
+		if err != nil {
+			b.Fatal(err)
+		}
+		inv.CloseWrite()
+		io.Copy(io.Discard, inv)
+		if err := inv.Wait(); err != nil {
+			b.Fatal(err)
+		}
+		inv.Close()
+	}
 }

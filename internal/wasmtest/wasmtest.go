@@ -17,9 +17,10 @@ func SDKDir() string {
 }
 
 // BuildC compiles the C source src to a wasm32-wasi command with clang and
-// returns the module's bytes. It fails the test with the install hint when
-// clang or wasi-libc is missing.
-func BuildC(t testing.TB, src string) []byte {
+// returns the module's bytes; flags are added to clang's (for example
+// -mexec-model=reactor). It fails the test with the install hint when clang
+// or wasi-libc is missing.
+func BuildC(t testing.TB, src string, flags ...string) []byte {
 	t.Helper()
 	clang, err := exec.LookPath("clang")
 	if err != nil {
@@ -30,7 +31,8 @@ func BuildC(t testing.TB, src string) []byte {
 	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(clang, "--target=wasm32-wasi", "-O2", "-I", SDKDir(), "-o", out, in)
+	args := append([]string{"--target=wasm32-wasi", "-O2", "-I", SDKDir(), "-o", out, in}, flags...)
+	cmd := exec.Command(clang, args...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("clang: %v\n%s", err, msg)
 	}

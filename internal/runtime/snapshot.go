@@ -1,0 +1,232 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"syscall"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"golang.org/x/sys/unix"
+
+	"github.com/embly/embly/internal/bus"
+	"github.com/embly/embly/internal/wasmfile"
+)
+
+// Exports of a pre-initializable module (a WASI reactor): the host runs
+// InitExport once, snapshots the instance, and calls EntryExport in a fresh
+// copy of that snapshot for every invocation. The Go SDK builds functions
+// this way, so the Go runtime's start-up (milliseconds) runs once per
+// compile instead of once per request.
+const (
+	InitExport  = "_initialize"
+	EntryExport = "embly_main"
+	// WarmupExport, if the module has it, runs after InitExport and before
+	// the snapshot: the Go SDK takes a made-up request through its HTTP
+	// path there, so lazy set-up is not redone by every invocation.
+	WarmupExport = "embly_warmup"
+)
+
+// snapshot is a function's instance state right after InitExport: the
+// memory image in a memfd, and the values of its mutable globals.
+type snapshot struct {
+	fd      int
+	size    uint64            // bytes of linear memory at the snapshot
+	globals []wasmfile.Global // exported by the rewritten module
+	values  []uint64          // their values, in the same order
+	mu      sync.Mutex        // guards free and closed
+	free    map[uint64][]*cowMemory
+	closed  bool
+}
+
+// preinitialize compiles wasm, runs its InitExport in a throwaway instance,
+// and returns the module to instantiate per invocation plus its snapshot.
+func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte) (wazero.CompiledModule, *snapshot, error) {
+	exported, globals, err := wasmfile.ExportGlobals(wasm)
+	if err != nil {
+		return nil, nil, err
+	}
+	compiled, err := r.wz.CompileModule(ctx, exported)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer compiled.Close(ctx)
+
+	out := newLineWriter(r.log, "["+name+"]: ")
+	defer out.Flush()
+	inst := &instance{rt: r, mb: bus.NewMailbox(), fn: &function{name: name}}
+	initCtx := context.WithValue(ctx, instanceKey{}, inst)
+	mod, err := r.wz.InstantiateModule(initCtx, compiled, r.moduleConfig(name).WithStdout(out).WithStderr(out))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer mod.Close(ctx)
+	if _, err := mod.ExportedFunction(InitExport).Call(initCtx); err != nil {
+		return nil, nil, exitError(ctx, name, err)
+	}
+	if warmup := mod.ExportedFunction(WarmupExport); warmup != nil {
+		if _, err := warmup.Call(initCtx); err != nil {
+			return nil, nil, exitError(ctx, name, err)
+		}
+	}
+
+	snap := &snapshot{globals: globals, free: make(map[uint64][]*cowMemory)}
+	for _, g := range globals {
+		snap.values = append(snap.values, mod.ExportedGlobal(g.ExportName()).Get())
+	}
+	mem := mod.Memory()
+	image, _ := mem.Read(0, mem.Size())
+	snap.size = uint64(len(image))
+	if snap.fd, err = memoryImage(name, image, uint64(r.opts.MaxMemory)); err != nil {
+		return nil, nil, err
+	}
+	restored, err := wasmfile.Snapshot(exported, uint32(snap.size/65536))
+	if err != nil {
+		snap.close()
+		return nil, nil, err
+	}
+	rc, err := r.wz.CompileModule(ctx, restored)
+	if err != nil {
+		snap.close()
+		return nil, nil, err
+	}
+	return rc, snap, nil
+}
+
+// memoryImage writes image into a new memfd as large as the memory may
+// grow: pages past the image are holes that read as zeros, so a mapping of
+// the whole reservation never faults past the end of the file.
+func memoryImage(name string, image []byte, max uint64) (int, error) {
+	fd, err := unix.MemfdCreate("embly-snapshot-"+name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("creating the memory snapshot of %q: %w", name, err)
+	}
+	if err := unix.Ftruncate(fd, int64(max)); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	// Write only pages with data, so the zero pages stay holes.
+	const page = 4096
+	for off := 0; off < len(image); off += page {
+		chunk := image[off:min(off+page, len(image))]
+		if isZero(chunk) {
+			continue
+		}
+		if _, err := unix.Pwrite(fd, chunk, int64(off)); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
+	return fd, nil
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// restore sets the globals of a fresh instance of the snapshot's module.
+func (s *snapshot) restore(mod api.Module) error {
+	for i, g := range s.globals {
+		mg, ok := mod.ExportedGlobal(g.ExportName()).(api.MutableGlobal)
+		if !ok {
+			return fmt.Errorf("global %d is not exported as mutable", g.Index)
+		}
+		mg.Set(s.values[i])
+	}
+	return nil
+}
+
+// Allocate implements experimental.MemoryAllocator: a private copy-on-write
+// mapping of the image. Pages an invocation reads are shared with every other
+// invocation; pages it writes become its own.
+func (s *snapshot) Allocate(_, max uint64) experimental.LinearMemory {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return &cowMemory{}
+	}
+	if list := s.free[max]; len(list) > 0 {
+		m := list[len(list)-1]
+		s.free[max] = list[:len(list)-1]
+		s.mu.Unlock()
+		return m
+	}
+	s.mu.Unlock()
+	buf, err := syscall.Mmap(s.fd, 0, int(max), syscall.PROT_READ|syscall.PROT_WRITE,
+		syscall.MAP_PRIVATE|syscall.MAP_NORESERVE)
+	if err != nil {
+		return &cowMemory{}
+	}
+	return &cowMemory{snap: s, buf: buf}
+}
+
+// keepMappings bounds the idle mappings a snapshot keeps for reuse.
+const keepMappings = 256
+
+// release resets m to the image and keeps it for the next invocation:
+// MADV_DONTNEED drops the pages this invocation wrote, so they read from the
+// image again.
+func (s *snapshot) release(m *cowMemory) {
+	if err := syscall.Madvise(m.buf[:m.used], syscall.MADV_DONTNEED); err != nil {
+		syscall.Munmap(m.buf)
+		return
+	}
+	m.used = 0
+	max := uint64(len(m.buf))
+	s.mu.Lock()
+	if !s.closed && len(s.free[max]) < keepMappings {
+		s.free[max] = append(s.free[max], m)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	syscall.Munmap(m.buf)
+}
+
+// close releases the image and the idle mappings. Instances still running
+// keep their mappings, which stay valid after the fd is closed.
+func (s *snapshot) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for size, list := range s.free {
+		for _, m := range list {
+			syscall.Munmap(m.buf)
+		}
+		delete(s.free, size)
+	}
+	if s.fd >= 0 {
+		unix.Close(s.fd)
+		s.fd = -1
+	}
+}
+
+// cowMemory is one invocation's linear memory over the snapshot image.
+type cowMemory struct {
+	snap *snapshot
+	buf  []byte
+	used uint64
+}
+
+// Reallocate implements experimental.LinearMemory.
+func (m *cowMemory) Reallocate(size uint64) []byte {
+	if size > uint64(len(m.buf)) {
+		return nil
+	}
+	m.used = max(m.used, size)
+	return m.buf[:size:size]
+}
+
+// Free implements experimental.LinearMemory.
+func (m *cowMemory) Free() {
+	if m.snap != nil {
+		m.snap.release(m)
+	}
+}

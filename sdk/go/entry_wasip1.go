@@ -1,0 +1,36 @@
+//go:build wasip1
+
+package embly
+
+import (
+	"runtime"
+	_ "unsafe" // for go:linkname
+)
+
+// Embly builds Go functions as WASI reactors (-buildmode=c-shared): the host
+// calls _initialize once, which runs the Go runtime's start-up and every
+// package's init, snapshots the initialized instance, and then runs each
+// invocation in a fresh copy of that snapshot by calling embly_main. The Go
+// runtime's start-up costs milliseconds; restoring a snapshot costs
+// microseconds, and no invocation ever sees another's memory.
+//
+// embly_main runs the program's main function, exactly as _start would
+// have after initialization, so a function's main stays an ordinary main.
+
+//go:linkname mainMain main.main
+func mainMain()
+
+//go:wasmexport embly_main
+func emblyMain() {
+	mainMain()
+}
+
+// embly_warmup runs once, after _initialize and before the snapshot: it
+// takes one made-up request through the HTTP path (warmUp) and then collects
+// the garbage, so each invocation starts from a warm, clean heap.
+//
+//go:wasmexport embly_warmup
+func emblyWarmup() {
+	warmUp()
+	runtime.GC()
+}
