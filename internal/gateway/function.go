@@ -34,11 +34,10 @@ type invocation struct {
 }
 
 // finish releases conn 1 and waits for the instance to end, stopping it if it
-// is still running after the timeout. It reports the instance's error and
-// whether the gateway had to stop it. Calling it again returns the same.
-func (c *invocation) finish() (exitErr error, stopped bool) {
+// is still running after the timeout. Calling it again does nothing.
+func (c *invocation) finish() {
 	if c.finished {
-		return c.exitErr, c.stopped
+		return
 	}
 	c.finished = true
 	_ = c.inv.Close()
@@ -51,7 +50,6 @@ func (c *invocation) finish() (exitErr error, stopped bool) {
 		c.kill()
 		c.exitErr = <-c.exited
 	}
-	return c.exitErr, c.stopped
 }
 
 // kill stops the instance now.
