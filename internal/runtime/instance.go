@@ -43,12 +43,6 @@ func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (
 	ctx, cancel := context.WithCancel(ctx)
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
 	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
-	// The allocator is found through the context at instantiation only.
-	var alloc experimental.MemoryAllocator = r.mems
-	if fn.snap != nil {
-		alloc = fn.snap
-	}
-	instCtx := experimental.WithMemoryAllocator(inst.ctx, alloc)
 	inst.mb.Add(parent) // id 1
 	defer func() {
 		inst.mb.Close()
@@ -58,18 +52,32 @@ func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (
 
 	out := newLineWriter(r.log, "["+fn.name+"]: ")
 	defer out.Flush()
+	if fn.snap != nil {
+		return r.runSnapshot(inst, fn, out)
+	}
+	// The allocator is found through the context at instantiation only.
+	instCtx := experimental.WithMemoryAllocator(inst.ctx, r.mems)
 	mod, err := r.wz.InstantiateModule(instCtx, fn.compiled, fn.config.WithStdout(out).WithStderr(out))
 	if err != nil {
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}
 	defer mod.Close(context.Background())
-	if fn.snap != nil {
-		if err := fn.snap.restore(mod); err != nil {
-			return fmt.Errorf("restoring function %q: %w", fn.name, err)
-		}
-	}
 	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
 	return exitError(ctx, fn.name, err)
+}
+
+// runSnapshot runs one invocation of a pre-initialized function in an
+// instance reset to the snapshot (see snapshot.go).
+func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) error {
+	si, err := fn.snap.acquire(inst.ctx, r, fn)
+	if err != nil {
+		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
+	}
+	si.out.set(out)
+	_, err = si.entry.Call(inst.ctx)
+	si.out.set(nil)
+	fn.snap.put(si, err == nil)
+	return exitError(inst.ctx, fn.name, err)
 }
 
 // exitError turns how _start ended into the error Wait reports.

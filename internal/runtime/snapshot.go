@@ -36,9 +36,107 @@ type snapshot struct {
 	size    uint64            // bytes of linear memory at the snapshot
 	globals []wasmfile.Global // exported by the rewritten module
 	values  []uint64          // their values, in the same order
-	mu      sync.Mutex        // guards free and closed
+	mu      sync.Mutex        // guards free, idle and closed
 	free    map[uint64][]*cowMemory
+	idle    []*snapInstance
 	closed  bool
+}
+
+// snapInstance is an instance of a pre-initialized module that can serve
+// invocation after invocation: between two, put resets its memory to the
+// image and its globals to the snapshot, which is all the state a module has
+// that its code can change, besides tables (see docs/performance.md).
+// Instantiating a Go module anew costs more than the rest of a request
+// (wazero fills its function table of thousands of entries each time).
+type snapInstance struct {
+	mod   api.Module
+	entry api.Function
+	mem   *cowMemory
+	out   *switchWriter
+}
+
+// keepInstances bounds the idle instances a snapshot keeps.
+const keepInstances = 64
+
+// acquire returns an instance in the snapshot's state: an idle one, or a
+// new one.
+func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snapInstance, error) {
+	s.mu.Lock()
+	if n := len(s.idle); n > 0 {
+		si := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		s.mu.Unlock()
+		return si, nil
+	}
+	s.mu.Unlock()
+	alloc := &capturingAllocator{snap: s}
+	si := &snapInstance{out: &switchWriter{}}
+	mod, err := r.wz.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), fn.compiled,
+		fn.config.WithStdout(si.out).WithStderr(si.out))
+	if err != nil {
+		return nil, err
+	}
+	si.mod, si.mem, si.entry = mod, alloc.got, mod.ExportedFunction(fn.entry)
+	if si.mem == nil || si.entry == nil {
+		mod.Close(context.Background())
+		return nil, fmt.Errorf("the snapshot's module lost its memory or %s", fn.entry)
+	}
+	if err := s.restore(mod); err != nil {
+		mod.Close(context.Background())
+		return nil, err
+	}
+	return si, nil
+}
+
+// put takes si back after an invocation. Only an instance whose invocation
+// ended cleanly is reset and kept; one that trapped, exited or was stopped
+// is closed.
+func (s *snapshot) put(si *snapInstance, clean bool) {
+	if clean && !si.mod.IsClosed() && si.mem.reset() == nil && s.restore(si.mod) == nil {
+		s.mu.Lock()
+		if !s.closed && len(s.idle) < keepInstances {
+			s.idle = append(s.idle, si)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+	si.mod.Close(context.Background())
+}
+
+// capturingAllocator allocates from the snapshot and remembers the memory it
+// gave, so the instance's memory can be reset later.
+type capturingAllocator struct {
+	snap *snapshot
+	got  *cowMemory
+}
+
+func (a *capturingAllocator) Allocate(cap, max uint64) experimental.LinearMemory {
+	m := a.snap.Allocate(cap, max)
+	a.got, _ = m.(*cowMemory)
+	return m
+}
+
+// switchWriter is an instance's stdout and stderr: it writes to the current
+// invocation's log writer, or nowhere between invocations.
+type switchWriter struct {
+	mu sync.Mutex
+	w  *lineWriter
+}
+
+func (s *switchWriter) set(w *lineWriter) {
+	s.mu.Lock()
+	s.w = w
+	s.mu.Unlock()
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		return len(p), nil
+	}
+	return s.w.Write(p)
 }
 
 // preinitialize compiles wasm, runs its InitExport in a throwaway instance,
@@ -170,11 +268,9 @@ func (s *snapshot) Allocate(_, max uint64) experimental.LinearMemory {
 // keepMappings bounds the idle mappings a snapshot keeps for reuse.
 const keepMappings = 256
 
-// release resets m to the image and keeps it for the next invocation:
-// MADV_DONTNEED drops the pages this invocation wrote, so they read from the
-// image again.
+// release resets m to the image and keeps it for the next instance.
 func (s *snapshot) release(m *cowMemory) {
-	if err := syscall.Madvise(m.buf[:m.used], syscall.MADV_DONTNEED); err != nil {
+	if err := m.reset(); err != nil {
 		syscall.Munmap(m.buf)
 		return
 	}
@@ -196,6 +292,10 @@ func (s *snapshot) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
+	for _, si := range s.idle {
+		si.mod.Close(context.Background())
+	}
+	s.idle = nil
 	for size, list := range s.free {
 		for _, m := range list {
 			syscall.Munmap(m.buf)
@@ -222,6 +322,12 @@ func (m *cowMemory) Reallocate(size uint64) []byte {
 	}
 	m.used = max(m.used, size)
 	return m.buf[:size:size]
+}
+
+// reset makes the memory read as the image again: MADV_DONTNEED drops the
+// private pages written since the mapping was made or last reset.
+func (m *cowMemory) reset() error {
+	return syscall.Madvise(m.buf[:m.used], syscall.MADV_DONTNEED)
 }
 
 // Free implements experimental.LinearMemory.
