@@ -67,7 +67,9 @@ type toolchain interface {
 
 // toolchains maps a runtime to its toolchain. "wasm" needs none.
 var toolchains = map[string]toolchain{
-	"go": goToolchain{},
+	"go":   goToolchain{},
+	"rust": rustToolchain{},
+	"c":    cToolchain{},
 }
 
 // Build builds fn to Dir/.embly/build/NAME.wasm, or for runtime "wasm" checks
@@ -91,11 +93,7 @@ func (b *Builder) build(ctx context.Context, fn *config.Function) (Result, error
 		return Result{WasmPath: fn.Path}, nil
 	}
 	tc, ok := toolchains[fn.Runtime]
-	switch {
-	case fn.Runtime == "rust" || fn.Runtime == "c":
-		return Result{}, fmt.Errorf("runtime %q is not supported yet: building Rust and C functions is coming; "+
-			"for now build the module yourself and use runtime = \"wasm\" with path = \"FILE.wasm\"", fn.Runtime)
-	case !ok:
+	if !ok {
 		return Result{}, fmt.Errorf("unknown runtime %q (want go, rust, c or wasm)", fn.Runtime)
 	}
 	if info, err := os.Stat(fn.Path); err != nil || !info.IsDir() {

@@ -19,6 +19,9 @@
 #define EMBLY_EFAULT 21
 #define EMBLY_ENOENT 44
 #define EMBLY_EPIPE 64
+/* Returned by the helpers below (never by the host) when a buffer is too
+ * small for what must fit in it. */
+#define EMBLY_E2BIG 1
 
 #define EMBLY_IMPORT(name) __attribute__((import_module("embly"), import_name(name)))
 
@@ -85,6 +88,119 @@ static inline int32_t embly_spawn_str(const char *name, int32_t *id) {
   size_t n = 0;
   while (name[n]) n++;
   return embly_spawn(name, (uint32_t)n, id);
+}
+
+/* embly_read_all reads conn id until EOF, or until buf (cap bytes) is full,
+ * and stores the count in *n. EMBLY_E2BIG: buf filled up before EOF. */
+static inline int32_t embly_read_all(int32_t id, void *buf, size_t cap, size_t *n) {
+  char *p = (char *)buf;
+  *n = 0;
+  while (*n < cap) {
+    uint32_t got = 0;
+    int32_t err = embly_read_some(id, p + *n, cap - *n, &got);
+    if (err != 0) return err;
+    if (got == 0) return 0;
+    *n += got;
+  }
+  return EMBLY_E2BIG;
+}
+
+/* embly_http_read_head reads the head of an HTTP request (request line and
+ * headers, up to and including the empty line) from conn id into buf and
+ * NUL-terminates it. *head_len is the head's length; *n is how many bytes
+ * were read, so buf[*head_len .. *n) is the start of the body. It returns
+ * EMBLY_E2BIG if the head does not fit in cap - 1 bytes, and EMBLY_EPIPE if
+ * the conn ends before the head does. */
+static inline int32_t embly_http_read_head(int32_t id, char *buf, size_t cap, size_t *head_len, size_t *n) {
+  *head_len = 0;
+  *n = 0;
+  if (cap == 0) return EMBLY_E2BIG;
+  buf[0] = 0;
+  for (;;) {
+    /* Look for the blank line in what is there (LF or CRLF endings). */
+    for (size_t i = 0; i + 1 < *n; i++) {
+      if (buf[i] != '\n') continue;
+      size_t j = i + 1;
+      if (buf[j] == '\r' && j + 1 < *n) j++;
+      if (buf[j] == '\n') {
+        *head_len = j + 1;
+        buf[*n] = 0;
+        return 0;
+      }
+    }
+    if (*n >= cap - 1) return EMBLY_E2BIG;
+    uint32_t got = 0;
+    int32_t err = embly_read_some(id, buf + *n, cap - 1 - *n, &got);
+    if (err != 0) return err;
+    if (got == 0) return EMBLY_EPIPE;
+    *n += got;
+    buf[*n] = 0;
+  }
+}
+
+/* embly__reason is the reason phrase of a few common statuses. */
+static inline const char *embly__reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+  }
+  return "Status";
+}
+
+/* embly__append copies s to buf at *at, if it fits in cap. */
+static inline int embly__append(char *buf, size_t cap, size_t *at, const char *s) {
+  while (*s) {
+    if (*at >= cap) return 0;
+    buf[(*at)++] = *s++;
+  }
+  return 1;
+}
+
+/* embly__append_uint appends v in decimal. */
+static inline int embly__append_uint(char *buf, size_t cap, size_t *at, unsigned long long v) {
+  char digits[24];
+  int i = (int)sizeof digits - 1;
+  digits[i] = 0;
+  do {
+    digits[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  return embly__append(buf, cap, at, digits + i);
+}
+
+/* embly_http_respond writes a complete HTTP/1.1 response to conn id: the
+ * status line, Content-Type (unless NULL), Content-Length and the body. */
+static inline int32_t embly_http_respond(int32_t id, int status, const char *content_type, const void *body, size_t len) {
+  char head[512];
+  size_t at = 0;
+  int ok = embly__append(head, sizeof head, &at, "HTTP/1.1 ") &&
+           embly__append_uint(head, sizeof head, &at, (unsigned)status) &&
+           embly__append(head, sizeof head, &at, " ") &&
+           embly__append(head, sizeof head, &at, embly__reason(status)) &&
+           embly__append(head, sizeof head, &at, "\r\n");
+  if (ok && content_type) {
+    ok = embly__append(head, sizeof head, &at, "Content-Type: ") &&
+         embly__append(head, sizeof head, &at, content_type) &&
+         embly__append(head, sizeof head, &at, "\r\n");
+  }
+  ok = ok && embly__append(head, sizeof head, &at, "Content-Length: ") &&
+       embly__append_uint(head, sizeof head, &at, len) &&
+       embly__append(head, sizeof head, &at, "\r\n\r\n");
+  if (!ok) return EMBLY_E2BIG;
+  int32_t err = embly_write_all(id, head, at);
+  if (err != 0) return err;
+  return embly_write_all(id, body, len);
 }
 
 #endif /* EMBLY_H */
