@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/embly/embly/internal/bus"
+	"github.com/embly/embly/internal/wasmfile"
 )
 
 // Defaults for Options fields left zero. Each is documented in docs/abi.md.
@@ -139,24 +140,28 @@ func (r *Runtime) Close(ctx context.Context) error {
 // It returns how long compilation took.
 func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (time.Duration, error) {
 	start := time.Now()
-	compiled, err := r.wz.CompileModule(ctx, wasm)
+	exports, err := wasmfile.FunctionExports(wasm)
 	if err != nil {
 		return 0, fmt.Errorf("compiling function %q: %w", name, err)
 	}
-	fn := &function{name: name, compiled: compiled, config: r.moduleConfig(name), entry: "_start"}
-	exports := compiled.ExportedFunctions()
-	_, hasStart := exports["_start"]
-	_, hasInit := exports[InitExport]
-	_, hasEntry := exports[EntryExport]
+	fn := &function{name: name, config: r.moduleConfig(name)}
 	switch {
-	case hasInit && hasEntry:
-		compiled.Close(ctx)
-		if fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm); err != nil {
+	case exports[InitExport] && exports[EntryExport]:
+		fn.entry = EntryExport
+		if fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm, true); err != nil {
 			return 0, fmt.Errorf("initializing function %q: %w", name, err)
 		}
-		fn.entry = EntryExport
-	case !hasStart:
-		compiled.Close(ctx)
+	case exports["_start"]:
+		fn.entry = "_start"
+		fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm, false)
+		if err != nil {
+			// A module the snapshot cannot handle still runs, with a new
+			// instance per invocation.
+			if fn.compiled, err = r.wz.CompileModule(ctx, wasm); err != nil {
+				return 0, fmt.Errorf("compiling function %q: %w", name, err)
+			}
+		}
+	default:
 		return 0, fmt.Errorf("function %q exports neither _start nor %s and %s: build it as a WASI command (a main function)",
 			name, InitExport, EntryExport)
 	}

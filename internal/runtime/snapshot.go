@@ -139,9 +139,13 @@ func (s *switchWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// preinitialize compiles wasm, runs its InitExport in a throwaway instance,
-// and returns the module to instantiate per invocation plus its snapshot.
-func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte) (wazero.CompiledModule, *snapshot, error) {
+// preinitialize compiles wasm, instantiates it in a throwaway instance (and,
+// for a reactor, runs its InitExport and WarmupExport), and returns the
+// module to instantiate per invocation plus its snapshot. For a command the
+// snapshot is the state right after instantiation: data segments applied,
+// globals initialized, so an invocation costs a reset instead of a new
+// instance.
+func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, reactor bool) (wazero.CompiledModule, *snapshot, error) {
 	exported, globals, err := wasmfile.ExportGlobals(wasm)
 	if err != nil {
 		return nil, nil, err
@@ -161,12 +165,18 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte) (
 		return nil, nil, err
 	}
 	defer mod.Close(ctx)
-	if _, err := mod.ExportedFunction(InitExport).Call(initCtx); err != nil {
-		return nil, nil, exitError(ctx, name, err)
+	mem := mod.Memory()
+	if mem == nil {
+		return nil, nil, fmt.Errorf("%w: it has no memory", wasmfile.ErrUnsupported)
 	}
-	if warmup := mod.ExportedFunction(WarmupExport); warmup != nil {
-		if _, err := warmup.Call(initCtx); err != nil {
+	if reactor {
+		if _, err := mod.ExportedFunction(InitExport).Call(initCtx); err != nil {
 			return nil, nil, exitError(ctx, name, err)
+		}
+		if warmup := mod.ExportedFunction(WarmupExport); warmup != nil {
+			if _, err := warmup.Call(initCtx); err != nil {
+				return nil, nil, exitError(ctx, name, err)
+			}
 		}
 	}
 
@@ -174,7 +184,6 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte) (
 	for _, g := range globals {
 		snap.values = append(snap.values, mod.ExportedGlobal(g.ExportName()).Get())
 	}
-	mem := mod.Memory()
 	image, _ := mem.Read(0, mem.Size())
 	snap.size = uint64(len(image))
 	if snap.fd, err = memoryImage(name, image, uint64(r.opts.MaxMemory)); err != nil {

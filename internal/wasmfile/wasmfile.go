@@ -132,6 +132,34 @@ func ExportGlobals(wasm []byte) ([]byte, []Global, error) {
 	return assemble(secs), globals, nil
 }
 
+// FunctionExports returns the names of the functions wasm exports.
+func FunctionExports(wasm []byte) (map[string]bool, error) {
+	secs, err := parse(wasm)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool)
+	for _, s := range secs {
+		if s.id != secExport {
+			continue
+		}
+		r := reader{b: s.body}
+		n := r.u32()
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			name := string(r.bytes(int(r.u32())))
+			kind := r.byte()
+			r.u32()
+			if kind == 0x00 {
+				out[name] = true
+			}
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("malformed export section: %w", r.err)
+		}
+	}
+	return out, nil
+}
+
 func importedGlobals(secs []section) (uint32, error) {
 	var count uint32
 	for _, s := range secs {
