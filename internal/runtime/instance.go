@@ -114,12 +114,12 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 		return 0, errno
 	}
 	inst.children.Add(1)
-	go func() {
+	inst.rt.pool.run(func() {
 		defer inst.children.Done()
 		defer inst.live.Add(-1)
 		if err := inst.rt.run(inst.ctx, fn, theirs); err != nil && inst.ctx.Err() == nil {
 			fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
 		}
-	}()
+	})
 	return id, bus.ESUCCESS
 }

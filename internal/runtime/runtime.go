@@ -52,6 +52,7 @@ type Runtime struct {
 	cache wazero.CompilationCache
 	log   *lockedWriter
 	mems  *memoryPool
+	pool  *workers
 
 	mu        sync.RWMutex
 	functions map[string]*function
@@ -108,6 +109,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	mems := newMemoryPool(256)
 	r := &Runtime{
 		mems:      mems,
+		pool:      newWorkers(),
 		opts:      opts,
 		wz:        wazero.NewRuntimeWithConfig(ctx, cfg),
 		cache:     cache,
@@ -225,10 +227,10 @@ func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
 	mb := bus.NewMailbox()
 	id, _ := mb.Add(mine)
 	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{})}
-	go func() {
+	r.pool.run(func() {
 		defer close(inv.done)
 		inv.err = r.run(ctx, fn, theirs)
-	}()
+	})
 	return inv, nil
 }
 

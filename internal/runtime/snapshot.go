@@ -40,7 +40,17 @@ type snapshot struct {
 	free    map[uint64][]*cowMemory
 	idle    []*snapInstance
 	closed  bool
+	// image, for small memories, is the snapshot's memory, restored by copy
+	// instead of by mapping the memfd: see copyResetMax.
+	image []byte
 }
+
+// copyResetMax is the largest memory image restored by copying it rather
+// than by a copy-on-write mapping reset with MADV_DONTNEED. The syscall
+// costs several microseconds (it flushes the TLB of every CPU running the
+// process), more than copying a C or Rust function's image of a few pages;
+// a Go function's image of megabytes is cheaper to map.
+const copyResetMax = 1 << 20
 
 // snapInstance is an instance of a pre-initialized module that can serve
 // invocation after invocation: between two, put resets its memory to the
@@ -186,6 +196,9 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, r
 	}
 	image, _ := mem.Read(0, mem.Size())
 	snap.size = uint64(len(image))
+	if len(image) <= copyResetMax {
+		snap.image = append([]byte(nil), image...)
+	}
 	if snap.fd, err = memoryImage(name, image, uint64(r.opts.MaxMemory)); err != nil {
 		return nil, nil, err
 	}
@@ -266,11 +279,15 @@ func (s *snapshot) Allocate(_, max uint64) experimental.LinearMemory {
 		return m
 	}
 	s.mu.Unlock()
-	buf, err := syscall.Mmap(s.fd, 0, int(max), syscall.PROT_READ|syscall.PROT_WRITE,
-		syscall.MAP_PRIVATE|syscall.MAP_NORESERVE)
+	fd, flags := s.fd, syscall.MAP_PRIVATE|syscall.MAP_NORESERVE
+	if s.image != nil {
+		fd, flags = -1, flags|syscall.MAP_ANONYMOUS
+	}
+	buf, err := syscall.Mmap(fd, 0, int(max), syscall.PROT_READ|syscall.PROT_WRITE, flags)
 	if err != nil {
 		return &cowMemory{}
 	}
+	copy(buf, s.image)
 	return &cowMemory{snap: s, buf: buf}
 }
 
@@ -334,8 +351,14 @@ func (m *cowMemory) Reallocate(size uint64) []byte {
 }
 
 // reset makes the memory read as the image again: MADV_DONTNEED drops the
-// private pages written since the mapping was made or last reset.
+// private pages written since the mapping was made or last reset, or, for a
+// small image, the image is copied back and the rest cleared.
 func (m *cowMemory) reset() error {
+	if image := m.snap.image; image != nil {
+		copy(m.buf, image)
+		clear(m.buf[len(image):max(m.used, uint64(len(image)))])
+		return nil
+	}
 	return syscall.Madvise(m.buf[:m.used], syscall.MADV_DONTNEED)
 }
 
