@@ -86,6 +86,13 @@ func (c *Conn) wait(wake <-chan struct{}) error {
 	}
 }
 
+// Ready reports whether Read would return without waiting: data is
+// buffered, or the peer has closed its side.
+func (c *Conn) Ready() bool {
+	e := c.mb.get(c.id)
+	return e == nil || e.in.ready()
+}
+
 // CloseWrite closes our write side; the peer reads EOF after draining.
 func (c *Conn) CloseWrite() error {
 	if errno := c.mb.CloseWrite(c.id); errno != ESUCCESS {

@@ -146,6 +146,13 @@ func (p *pipe) readable() bool {
 	return p.buffered() > 0 || (p.closed && !p.eofSeen)
 }
 
+// ready reports whether a read would return at once: data, or EOF.
+func (p *pipe) ready() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buffered() > 0 || p.closed
+}
+
 // takeReopened reports, once, that the window reopened after an EAGAIN.
 func (p *pipe) takeReopened() bool {
 	p.mu.Lock()

@@ -101,7 +101,8 @@ func Run(ctx context.Context, opts Options) error {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	log := gateway.NewLogger(out)
+	log := gateway.NewAsyncLogger(out)
+	defer log.Close()
 	sp := spawner{rt}
 	errc := make(chan error, len(proj.Gateways))
 	ctx, cancel := context.WithCancel(ctx)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,6 +19,14 @@ import (
 // copyBufferSize is the largest piece of a body moved in one read. Responses
 // are flushed after every read, so it bounds latency only for fast producers.
 const copyBufferSize = 32 << 10
+
+// readerPool and bufferPool recycle the per-request buffers of function
+// routes: allocating (and collecting) two of copyBufferSize per request was
+// a large part of the gateway's cost.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, copyBufferSize) }}
+	bufferPool = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+)
 
 // invocation is one request's instance, with the bookkeeping that makes sure
 // it has ended before the handler returns.
@@ -101,7 +110,13 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	}()
 
 	limit := &headerLimit{r: inv, n: maxResponseHeaderBytes}
-	resp, err := readResponse(bufio.NewReaderSize(limit, copyBufferSize), r)
+	br := readerPool.Get().(*bufio.Reader)
+	br.Reset(limit)
+	defer func() {
+		br.Reset(nil)
+		readerPool.Put(br)
+	}()
+	resp, err := readResponse(br, r)
 	limit.disarmed = true
 	if err != nil {
 		c.finish()
@@ -170,14 +185,25 @@ func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Reque
 	copyHeader(w.Header(), resp.Header)
 	up.closeIfIncomplete(w, r)
 	w.WriteHeader(resp.StatusCode)
-	_ = rc.Flush()
+	// Flush only when the function has nothing more ready: a response
+	// the function has finished leaves in one write at the end, a stream
+	// reaches the client as it is written.
+	more := func() bool { return false }
+	if rd, ok := c.inv.(interface{ Ready() bool }); ok {
+		more = rd.Ready
+	}
+	if !more() {
+		_ = rc.Flush()
+	}
 
 	var readErr, writeErr error
-	buf := make([]byte, copyBufferSize)
+	bufp := bufferPool.Get().(*[]byte)
+	defer bufferPool.Put(bufp)
+	buf := *bufp
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
-			if _, writeErr = w.Write(buf[:n]); writeErr == nil {
+			if _, writeErr = w.Write(buf[:n]); writeErr == nil && !more() {
 				writeErr = rc.Flush()
 			}
 			if writeErr != nil {
