@@ -186,7 +186,8 @@ mod tests {
     fn spawn_send_and_read_the_answer() {
         fake::reset();
         fake::with(|f| {
-            f.targets.insert("function/back".into(), b"back got it".to_vec());
+            f.targets
+                .insert("function/back".into(), b"back got it".to_vec());
         });
         let mut back = spawn_and_send("back", b"hello").unwrap();
         assert_eq!(back.read_string().unwrap(), "back got it");
@@ -198,7 +199,10 @@ mod tests {
         });
         let err = spawn_function("function/nope").unwrap_err();
         assert_eq!(err.errno(), Some(Errno::ENOENT));
-        assert_eq!(err.to_string(), "embly: spawn function/nope: no such target (ENOENT)");
+        assert_eq!(
+            err.to_string(),
+            "embly: spawn function/nope: no such target (ENOENT)"
+        );
     }
 
     #[test]
@@ -210,7 +214,10 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
         assert_eq!(Error::from(err).errno(), Some(Errno::EPIPE));
         let err = Conn::new(7).read(&mut [0u8; 4]).unwrap_err();
-        assert_eq!(Error::from(err).to_string(), "embly: read conn 7: no such conn (EBADF)");
+        assert_eq!(
+            Error::from(err).to_string(),
+            "embly: read conn 7: no such conn (EBADF)"
+        );
     }
 
     #[test]

@@ -164,7 +164,8 @@ pub(crate) unsafe fn _write(id: i32, buf: *const u8, len: u32, nwritten: *mut u3
             n = n.min(c.room);
             c.room -= n;
         }
-        c.output.extend_from_slice(std::slice::from_raw_parts(buf, n));
+        c.output
+            .extend_from_slice(std::slice::from_raw_parts(buf, n));
         *nwritten = n as u32;
         0
     })

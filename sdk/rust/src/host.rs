@@ -140,7 +140,10 @@ pub(crate) fn wait(ids: &[i32], mode: Mode, timeout: Option<Duration>) -> Result
         }
         let timeout_ns = match deadline {
             None => -1,
-            Some(d) => d.saturating_duration_since(Instant::now()).as_nanos().min(i64::MAX as u128) as i64,
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .as_nanos()
+                .min(i64::MAX as u128) as i64,
         };
         let (pause, ready) = with(|h| -> Result<_, Errno> {
             let (n, stalled) = h.poll(timeout_ns)?;

@@ -191,7 +191,11 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert!(output().ends_with("Content-Length: 11\r\n\r\n/echo hello"), "{:?}", output());
+        assert!(
+            output().ends_with("Content-Length: 11\r\n\r\n/echo hello"),
+            "{:?}",
+            output()
+        );
     }
 
     #[test]
@@ -218,14 +222,18 @@ mod tests {
         serve(&[b"NONSENSE\r\n\r\n"]);
         let err = run(hello).unwrap_err();
         assert!(matches!(err, Error::BadRequest(_)), "{}", err);
-        assert_eq!(output(), "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(
+            output(),
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+        );
     }
 
     #[test]
     fn async_handlers_wait_on_spawned_functions() {
         serve(&[b"GET /relay HTTP/1.1\r\n\r\n"]);
         fake::with(|f| {
-            f.targets.insert("function/back".into(), b"back got: hi".to_vec());
+            f.targets
+                .insert("function/back".into(), b"back got: hi".to_vec());
         });
         run_catch_error(|_req, mut w| async move {
             let mut back = crate::spawn_and_send("back", b"hi")?;
@@ -243,14 +251,18 @@ mod tests {
         fake::with(|f| f.set_window(1, 7));
         run(|_req, w| {
             for i in 0..5 {
-                write!(w, "line {}\n", i)?;
+                writeln!(w, "line {}", i)?;
                 w.flush()?;
             }
             Ok(())
         })
         .unwrap();
         let out = output();
-        assert!(out.contains("Transfer-Encoding: chunked\r\n\r\n7\r\nline 0\n\r\n"), "{:?}", out);
+        assert!(
+            out.contains("Transfer-Encoding: chunked\r\n\r\n7\r\nline 0\n\r\n"),
+            "{:?}",
+            out
+        );
         assert!(out.ends_with("7\r\nline 4\n\r\n0\r\n\r\n"), "{:?}", out);
     }
 }

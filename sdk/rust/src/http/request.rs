@@ -118,7 +118,9 @@ impl From<&[u8]> for Body {
 
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Body").field("framing", &self.framing).finish()
+        f.debug_struct("Body")
+            .field("framing", &self.framing)
+            .finish()
     }
 }
 
@@ -177,7 +179,10 @@ impl Read for Body {
 }
 
 fn invalid(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("bad chunked request body: {}", msg))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("bad chunked request body: {}", msg),
+    )
 }
 
 /// chunk_size parses a chunk-size line: hex digits, maybe extensions.
@@ -201,7 +206,10 @@ fn read_line(rd: &mut dyn BufRead, max: usize) -> io::Result<Vec<u8>> {
         return Err(if line.len() > max {
             io::Error::new(io::ErrorKind::InvalidData, "line too long")
         } else {
-            io::Error::new(io::ErrorKind::UnexpectedEof, "unexpected EOF in the middle of a line")
+            io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "unexpected EOF in the middle of a line",
+            )
         });
     }
     line.pop();
@@ -268,8 +276,8 @@ fn parse_request_line(line: &[u8], req: &mut Request<()>) -> Result<(), Error> {
         (Some(m), Some(t), Some(v), None) if !m.is_empty() && !t.is_empty() => (m, t, v),
         _ => return Err(bad(format!("malformed request line {:?}", text))),
     };
-    *req.method_mut() =
-        Method::from_bytes(method.as_bytes()).map_err(|_| bad(format!("bad method {:?}", method)))?;
+    *req.method_mut() = Method::from_bytes(method.as_bytes())
+        .map_err(|_| bad(format!("bad method {:?}", method)))?;
     *req.uri_mut() = target
         .parse::<Uri>()
         .map_err(|_| bad(format!("bad request target {:?}", target)))?;
@@ -285,12 +293,17 @@ fn parse_header(line: &[u8]) -> Result<(HeaderName, HeaderValue), Error> {
     if line[0] == b' ' || line[0] == b'\t' {
         return Err(bad("obsolete line folding in the request head"));
     }
-    let colon = line
-        .iter()
-        .position(|&b| b == b':')
-        .ok_or_else(|| bad(format!("malformed header line {:?}", String::from_utf8_lossy(line))))?;
+    let colon = line.iter().position(|&b| b == b':').ok_or_else(|| {
+        bad(format!(
+            "malformed header line {:?}",
+            String::from_utf8_lossy(line)
+        ))
+    })?;
     let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| {
-        bad(format!("bad header name {:?}", String::from_utf8_lossy(&line[..colon])))
+        bad(format!(
+            "bad header name {:?}",
+            String::from_utf8_lossy(&line[..colon])
+        ))
     })?;
     let value = trim_ows(&line[colon + 1..]);
     let value = HeaderValue::from_bytes(value)
@@ -315,11 +328,18 @@ fn framing(headers: &HeaderMap) -> Result<Framing, Error> {
     let mut codings = Vec::new();
     for v in headers.get_all(TRANSFER_ENCODING) {
         let v = v.to_str().map_err(|_| bad("bad Transfer-Encoding"))?;
-        codings.extend(v.split(',').map(|c| c.trim().to_ascii_lowercase()).filter(|c| !c.is_empty()));
+        codings.extend(
+            v.split(',')
+                .map(|c| c.trim().to_ascii_lowercase())
+                .filter(|c| !c.is_empty()),
+        );
     }
     if let Some(last) = codings.last() {
         if last != "chunked" {
-            return Err(bad(format!("unsupported Transfer-Encoding {:?}", codings.join(", "))));
+            return Err(bad(format!(
+                "unsupported Transfer-Encoding {:?}",
+                codings.join(", ")
+            )));
         }
         return Ok(Framing::Chunked(Chunk::Size));
     }
@@ -389,20 +409,40 @@ mod tests {
     fn bad_requests() {
         let cases: &[(&str, &str)] = &[
             ("", "conn 1 closed without a request"),
-            ("GET / HTTP/1.1\r\nHost: x\r\n", "the request ended in its head"),
+            (
+                "GET / HTTP/1.1\r\nHost: x\r\n",
+                "the request ended in its head",
+            ),
             ("GET /\r\n\r\n", "malformed request line"),
             ("GET / HTTP/2.0\r\n\r\n", "unsupported protocol version"),
             ("G(T / HTTP/1.1\r\n\r\n", "bad method"),
-            ("GET / HTTP/1.1\r\nno colon\r\n\r\n", "malformed header line"),
+            (
+                "GET / HTTP/1.1\r\nno colon\r\n\r\n",
+                "malformed header line",
+            ),
             ("GET / HTTP/1.1\r\nbad name: x\r\n\r\n", "bad header name"),
-            ("GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n", "obsolete line folding"),
-            ("GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"),
-            ("GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", "conflicting"),
-            ("GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported Transfer-Encoding"),
+            (
+                "GET / HTTP/1.1\r\nA: b\r\n folded\r\n\r\n",
+                "obsolete line folding",
+            ),
+            (
+                "GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+                "bad Content-Length",
+            ),
+            (
+                "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                "conflicting",
+            ),
+            (
+                "GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                "unsupported Transfer-Encoding",
+            ),
         ];
         for (raw, want) in cases {
             match parse(raw) {
-                Err(Error::BadRequest(msg)) => assert!(msg.contains(want), "{:?}: {:?}, want {:?}", raw, msg, want),
+                Err(Error::BadRequest(msg)) => {
+                    assert!(msg.contains(want), "{:?}: {:?}, want {:?}", raw, msg, want)
+                }
                 other => panic!("{:?}: got {:?}, want a bad request", raw, other.map(|_| ())),
             }
         }
@@ -413,10 +453,22 @@ mod tests {
     #[test]
     fn bad_bodies() {
         let cases: &[(&str, io::ErrorKind)] = &[
-            ("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort", io::ErrorKind::UnexpectedEof),
-            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", io::ErrorKind::InvalidData),
-            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n", io::ErrorKind::InvalidData),
-            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", io::ErrorKind::UnexpectedEof),
+            (
+                "POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nshort",
+                io::ErrorKind::UnexpectedEof,
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+                io::ErrorKind::UnexpectedEof,
+            ),
         ];
         for (raw, kind) in cases {
             let mut req = parse(raw).unwrap();

@@ -191,7 +191,10 @@ impl ResponseWriter {
         if !inner.head_sent {
             inner.status = StatusCode::INTERNAL_SERVER_ERROR;
             inner.headers.clear();
-            inner.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            inner.headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             inner.buf = b"Internal Server Error\n".to_vec();
             inner.written = inner.buf.len() as u64;
             drop(inner);
@@ -249,7 +252,8 @@ impl Inner {
             .and_then(|s| s.parse::<u64>().ok());
         let body = self.body_allowed();
         if body && !self.headers.contains_key(CONTENT_TYPE) && !self.buf.is_empty() {
-            self.headers.insert(CONTENT_TYPE, HeaderValue::from_static(sniff(&self.buf)));
+            self.headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static(sniff(&self.buf)));
         }
         self.length = match (body, last, self.head_only) {
             (false, _, _) => None,
@@ -262,7 +266,12 @@ impl Inner {
         out.extend_from_slice(b"HTTP/1.1 ");
         out.extend_from_slice(self.status.as_str().as_bytes());
         out.push(b' ');
-        out.extend_from_slice(self.status.canonical_reason().unwrap_or("Status").as_bytes());
+        out.extend_from_slice(
+            self.status
+                .canonical_reason()
+                .unwrap_or("Status")
+                .as_bytes(),
+        );
         out.extend_from_slice(b"\r\n");
         for (name, value) in self.headers.iter() {
             if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
@@ -326,12 +335,18 @@ impl io::Write for ResponseWriter {
     fn write(&mut self, p: &[u8]) -> io::Result<usize> {
         let mut inner = self.inner.borrow_mut();
         if inner.finished {
-            return Err(io::Error::new(io::ErrorKind::Other, "embly: the response is finished"));
+            return Err(io::Error::new(
+                io::ErrorKind::Other,
+                "embly: the response is finished",
+            ));
         }
         if !inner.body_allowed() {
             return Err(io::Error::new(
                 io::ErrorKind::Other,
-                format!("embly: a response with status {} has no body", inner.status.as_u16()),
+                format!(
+                    "embly: a response with status {} has no body",
+                    inner.status.as_u16()
+                ),
             ));
         }
         if let Some(n) = inner.length {
@@ -383,10 +398,17 @@ impl io::Write for ResponseWriter {
 fn sniff(b: &[u8]) -> &'static str {
     let start = &b[..b.len().min(512)];
     let trimmed: &[u8] = {
-        let i = start.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(start.len());
+        let i = start
+            .iter()
+            .position(|c| !c.is_ascii_whitespace())
+            .unwrap_or(start.len());
         &start[i..]
     };
-    let lower: Vec<u8> = trimmed.iter().take(14).map(|c| c.to_ascii_lowercase()).collect();
+    let lower: Vec<u8> = trimmed
+        .iter()
+        .take(14)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
     if lower.starts_with(b"<!doctype html") || lower.starts_with(b"<html") {
         return "text/html; charset=utf-8";
     }
@@ -444,7 +466,11 @@ mod tests {
         w.write_all(b"twelve bytes").unwrap();
         assert!(w.status(500).is_err(), "status after the head is sent");
         w.finish().unwrap();
-        assert!(output().ends_with("\r\nc\r\ntwelve bytes\r\n0\r\n\r\n"), "{:?}", output());
+        assert!(
+            output().ends_with("\r\nc\r\ntwelve bytes\r\n0\r\n\r\n"),
+            "{:?}",
+            output()
+        );
     }
 
     #[test]
@@ -492,7 +518,11 @@ mod tests {
         w.write_all(b"x").unwrap();
         w.flush().unwrap();
         w.fail();
-        assert!(output().ends_with("\r\n1\r\nx\r\n"), "no last chunk: {:?}", output());
+        assert!(
+            output().ends_with("\r\n1\r\nx\r\n"),
+            "no last chunk: {:?}",
+            output()
+        );
         assert!(fake::with(|f| f.conn(1).closed));
     }
 
@@ -515,7 +545,8 @@ mod tests {
         assert!(matches!(w.header("X", "bad\nvalue"), Err(Error::Http(_))));
         assert!(matches!(w.status(1000), Err(Error::Http(_))));
         assert!(w.status("404").is_ok());
-        w.headers_mut().insert("x-direct", HeaderValue::from_static("1"));
+        w.headers_mut()
+            .insert("x-direct", HeaderValue::from_static("1"));
         w.add_header("set-cookie", "a=1").unwrap();
         w.add_header("set-cookie", "b=2").unwrap();
         w.finish().unwrap();
