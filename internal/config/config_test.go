@@ -277,7 +277,17 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown attribute without a likely match",
 			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  memory = 64\n}\n",
-			want: []string{`embly.hcl:4:3: error: function "hello" has no attribute "memory"; it takes "runtime", "path" and "sources"`},
+			want: []string{`embly.hcl:4:3: error: function "hello" has no attribute "memory"; it takes "runtime", "path", "sources", "reuse" and "max_children"`},
+		},
+		{
+			name: "reuse not a bool",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  reuse = \"yes\"\n}\n",
+			want: []string{`embly.hcl:4:11: error: function "hello": reuse must be true or false, not string`},
+		},
+		{
+			name: "max_children out of range",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  max_children = -1\n}\n",
+			want: []string{`embly.hcl:4:18: error: function "hello": max_children -1 is out of range; use 0 to 1048576`},
 		},
 		{
 			name: "block written as attribute",
@@ -659,5 +669,21 @@ func TestSuggest(t *testing.T) {
 		if got := suggest(tt.given, tt.candidates); got != tt.want {
 			t.Errorf("suggest(%q, %q) = %q, want %q", tt.given, tt.candidates, got, tt.want)
 		}
+	}
+}
+
+func TestFunctionOptions(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "hello"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  reuse = true\n  max_children = 5000\n}\n"
+	proj, err := Parse("embly.hcl", []byte(src), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := proj.Function("hello")
+	if !fn.Reuse || fn.MaxChildren != 5000 {
+		t.Errorf("reuse = %v, max_children = %d; want true, 5000", fn.Reuse, fn.MaxChildren)
 	}
 }

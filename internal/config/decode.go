@@ -43,6 +43,8 @@ var (
 		{Name: "runtime", Required: true},
 		{Name: "path", Required: true},
 		{Name: "sources"},
+		{Name: "reuse"},
+		{Name: "max_children"},
 	}}
 	filesSchema   = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}}
 	gatewaySchema = &hcl.BodySchema{
@@ -251,6 +253,12 @@ func (d *decoder) decodeFunction(b *hcl.Block) {
 	if a := c.Attributes["sources"]; a != nil {
 		fn.Sources = d.sources(a, owner)
 	}
+	if a := c.Attributes["reuse"]; a != nil {
+		fn.Reuse, _ = d.boolean(a.Expr, owner+": reuse")
+	}
+	if a := c.Attributes["max_children"]; a != nil {
+		fn.MaxChildren, _ = d.integer(a.Expr, owner+": max_children", "like 1000", 0, 1<<20)
+	}
 }
 
 func (d *decoder) decodeFiles(b *hcl.Block) {
@@ -434,28 +442,47 @@ func friendlyType(v cty.Value) string {
 }
 
 func (d *decoder) port(expr hcl.Expression, owner string) (int, bool) {
+	return d.integer(expr, owner+": port", "like 8080", 1, 65535)
+}
+
+// integer reads a whole number in [lo, hi]; example shows a valid value.
+func (d *decoder) integer(expr hcl.Expression, what, example string, lo, hi int64) (int, bool) {
 	v, diags := expr.Value(nil)
 	d.diags = append(d.diags, diags...)
 	if diags.HasErrors() {
 		return 0, false
 	}
 	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Number {
-		d.errorf(expr.Range(), "%s: port must be a number, like 8080, not %s", owner, friendlyType(v))
+		d.errorf(expr.Range(), "%s must be a number, %s, not %s", what, example, friendlyType(v))
 		return 0, false
 	}
 	// Messages quote the source rather than format the number: formatting a
 	// big.Float with a huge exponent takes minutes.
 	f := v.AsBigFloat()
 	if !f.IsInt() {
-		d.errorf(expr.Range(), "%s: port must be a whole number, not %s", owner, d.source(expr.Range()))
+		d.errorf(expr.Range(), "%s must be a whole number, not %s", what, d.source(expr.Range()))
 		return 0, false
 	}
-	if f.Cmp(big.NewFloat(1)) < 0 || f.Cmp(big.NewFloat(65535)) > 0 {
-		d.errorf(expr.Range(), "%s: port %s is out of range; use 1 to 65535", owner, d.source(expr.Range()))
+	if f.Cmp(new(big.Float).SetInt64(lo)) < 0 || f.Cmp(new(big.Float).SetInt64(hi)) > 0 {
+		d.errorf(expr.Range(), "%s %s is out of range; use %d to %d", what, d.source(expr.Range()), lo, hi)
 		return 0, false
 	}
 	n, _ := f.Int64()
 	return int(n), true
+}
+
+// boolean reads true or false.
+func (d *decoder) boolean(expr hcl.Expression, what string) (bool, bool) {
+	v, diags := expr.Value(nil)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
+		return false, false
+	}
+	if v.IsNull() || !v.IsKnown() || v.Type() != cty.Bool {
+		d.errorf(expr.Range(), "%s must be true or false, not %s", what, friendlyType(v))
+		return false, false
+	}
+	return v.True(), true
 }
 
 // source returns the text of rng, shortened for a message.

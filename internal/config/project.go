@@ -41,6 +41,13 @@ type Function struct {
 	// Sources are glob patterns, relative to Path, whose files decide whether a
 	// rebuild is needed. Empty means every file under Path.
 	Sources []string
+	// Reuse lets one instance serve invocation after invocation without
+	// being reset: faster, but state leaks from one request to the next, so
+	// only a function that declares it safe gets it.
+	Reuse bool
+	// MaxChildren caps the live children of one instance; 0 means the
+	// runtime's default.
+	MaxChildren int
 	// Range is where the block is declared, for diagnostics raised later (build errors).
 	Range hcl.Range
 }
