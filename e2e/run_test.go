@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -281,6 +282,28 @@ func TestGoInvocationsAreIsolated(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		if code, body := get(t, s.base+"/same"); code != 200 || body != "hits=1 seen=1 cache=1048576" {
 			t.Fatalf("request %d = %d %q; state leaked between invocations", i, code, body)
+		}
+	}
+}
+
+// TestGoReuse: with reuse = true one instance serves request after request
+// as it was left, so the counter climbs, and every request is still answered.
+func TestGoReuse(t *testing.T) {
+	dir := project(t, "testdata/counter-go")
+	hcl := filepath.Join(dir, "embly.hcl")
+	src, err := os.ReadFile(hcl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = bytes.Replace(src, []byte(`path    = "./counter"`), []byte("path    = \"./counter\"\n  reuse   = true"), 1)
+	if err := os.WriteFile(hcl, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, dir)
+	for i := 1; i <= 5; i++ {
+		code, body := get(t, s.base+"/same")
+		if want := fmt.Sprintf("hits=%d seen=%d cache=%d", i, i, i<<20); code != 200 || body != want {
+			t.Fatalf("request %d = %d %q, want %q", i, code, body, want)
 		}
 	}
 }

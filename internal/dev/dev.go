@@ -75,7 +75,7 @@ func buildFunction(ctx context.Context, b *build.Builder, rt *runtime.Runtime, f
 		return fmt.Errorf("reading the module of function %q: %w", fn.Name, err)
 	}
 	fmt.Fprintf(out, "Compiling %s to a local object file\n", filepath.Base(res.WasmPath))
-	took, err := rt.Compile(ctx, fn.Name, wasm)
+	took, err := rt.CompileWith(ctx, fn.Name, wasm, runtime.FunctionOptions{Reuse: fn.Reuse, MaxChildren: fn.MaxChildren})
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	si.out.set(out)
 	_, err = si.entry.Call(inst.ctx)
 	si.out.set(nil)
-	fn.snap.put(si, err == nil)
+	fn.snap.put(si, err == nil, fn.reuse())
 	return exitError(inst.ctx, fn.name, err)
 }
 
@@ -103,7 +103,7 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	if fn == nil {
 		return 0, bus.ENOENT
 	}
-	if int(inst.live.Add(1)) > inst.rt.opts.MaxChildren {
+	if int(inst.live.Add(1)) > inst.fn.opts.MaxChildren {
 		inst.live.Add(-1)
 		return 0, bus.EAGAIN
 	}

@@ -68,6 +68,25 @@ type function struct {
 	entry string
 	// snap, when set, is the state every invocation starts from.
 	snap *snapshot
+	opts FunctionOptions
+}
+
+// FunctionOptions are the per-function settings of embly.hcl.
+type FunctionOptions struct {
+	// Reuse skips the reset between invocations of a reactor: an instance
+	// that ended cleanly serves the next invocation as it was left. A
+	// command's _start is not re-entrant (Rust's std aborts when it runs a
+	// second time), so commands are reset whatever Reuse says.
+	Reuse bool
+	// MaxChildren caps the live children of one instance; 0 means the
+	// runtime's Options.MaxChildren.
+	MaxChildren int
+}
+
+// reuse reports whether an instance is kept as it was left between
+// invocations (see FunctionOptions.Reuse).
+func (fn *function) reuse() bool {
+	return fn.opts.Reuse && fn.entry == EntryExport
 }
 
 func (fn *function) close(ctx context.Context) {
@@ -138,15 +157,23 @@ func (r *Runtime) Close(ctx context.Context) error {
 }
 
 // Compile compiles wasm (served from the cache when it was compiled before)
-// and makes it available as function name, replacing any previous version.
-// It returns how long compilation took.
+// and makes it available as function name with default options, replacing
+// any previous version. It returns how long compilation took.
 func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (time.Duration, error) {
+	return r.CompileWith(ctx, name, wasm, FunctionOptions{})
+}
+
+// CompileWith is Compile with the function's options.
+func (r *Runtime) CompileWith(ctx context.Context, name string, wasm []byte, opts FunctionOptions) (time.Duration, error) {
 	start := time.Now()
+	if opts.MaxChildren <= 0 {
+		opts.MaxChildren = r.opts.MaxChildren
+	}
 	exports, err := wasmfile.FunctionExports(wasm)
 	if err != nil {
 		return 0, fmt.Errorf("compiling function %q: %w", name, err)
 	}
-	fn := &function{name: name, config: r.moduleConfig(name)}
+	fn := &function{name: name, config: r.moduleConfig(name), opts: opts}
 	switch {
 	case exports[InitExport] && exports[EntryExport]:
 		fn.entry = EntryExport
@@ -166,6 +193,9 @@ func (r *Runtime) Compile(ctx context.Context, name string, wasm []byte) (time.D
 	default:
 		return 0, fmt.Errorf("function %q exports neither _start nor %s and %s: build it as a WASI command (a main function)",
 			name, InitExport, EntryExport)
+	}
+	if opts.Reuse && fn.entry != EntryExport {
+		fmt.Fprintf(r.log, "[%s]: reuse = true has no effect: the module is a command, whose _start may run only once per instance; each invocation still starts from a reset instance\n", name)
 	}
 	r.mu.Lock()
 	old := r.functions[name]

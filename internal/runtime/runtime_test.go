@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -319,5 +320,35 @@ func BenchmarkReactor(b *testing.B) {
 			b.Fatal(err)
 		}
 		inv.Close()
+	}
+}
+
+// TestReuse: a reactor declared reusable keeps its state from one
+// invocation to the next; a command is still reset, since its _start need
+// not be re-entrant.
+func TestReuse(t *testing.T) {
+	ctx := context.Background()
+	var log bytes.Buffer
+	r := newRuntime(t, Options{Log: &log})
+	for _, name := range []string{"isolation", "reactor"} {
+		if _, err := r.CompileWith(ctx, name, guest(t, name), FunctionOptions{Reuse: true}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 3; i++ {
+			out, err := call(t, r, name, nil)
+			if err != nil {
+				t.Fatalf("%s, invocation %d: %v", name, i, err)
+			}
+			want := fmt.Sprintf("counter=%d ", i)
+			if name == "isolation" {
+				want = "counter=1 "
+			}
+			if !strings.Contains(out, want) {
+				t.Errorf("%s, invocation %d: %q, want %q in it", name, i, out, want)
+			}
+		}
+	}
+	if !strings.Contains(log.String(), "[isolation]: reuse = true has no effect") {
+		t.Errorf("no notice that reuse does not apply to a command; log: %q", log.String())
 	}
 }

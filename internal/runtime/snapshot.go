@@ -101,8 +101,13 @@ func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snap
 // put takes si back after an invocation. Only an instance whose invocation
 // ended cleanly is reset and kept; one that trapped, exited or was stopped
 // is closed.
-func (s *snapshot) put(si *snapInstance, clean bool) {
-	if clean && !si.mod.IsClosed() && si.mem.reset() == nil && s.restore(si.mod) == nil {
+//
+// With reuse the instance is kept as it was left, for the function's next
+// invocation: its memory, globals and any state the guest keeps carry over.
+// Only the stack pointer matters for calling the entry again, and a clean
+// return leaves it where it started.
+func (s *snapshot) put(si *snapInstance, clean, reuse bool) {
+	if clean && !si.mod.IsClosed() && (reuse || si.mem.reset() == nil && s.restore(si.mod) == nil) {
 		s.mu.Lock()
 		if !s.closed && len(s.idle) < keepInstances {
 			s.idle = append(s.idle, si)

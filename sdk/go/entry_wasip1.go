@@ -22,6 +22,10 @@ func mainMain()
 
 //go:wasmexport embly_main
 func emblyMain() {
+	// With reuse = true the host calls embly_main again on the same
+	// instance; the conns of the last invocation are gone, so is what we
+	// knew of them.
+	defaultHost.reset()
 	mainMain()
 }
 

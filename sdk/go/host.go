@@ -87,6 +87,14 @@ func newHost(s sys) *host {
 	}
 }
 
+// reset forgets every conn: a new invocation starts with only its conn 1.
+func (h *host) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	clear(h.conns)
+	h.backoff = minBackoff
+}
+
 // defaultHost is the instance this program runs in. There is exactly one per
 // process, as there is one set of host imports.
 var defaultHost = newHost(defaultSys)
