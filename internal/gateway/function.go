@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ var (
 type invocation struct {
 	inv     Invocation
 	stop    context.CancelFunc // stops the instance
-	exited  chan error         // inv.Wait's result
+	done    <-chan struct{}    // closed when the instance has ended
 	timeout time.Duration
 
 	finished bool
@@ -50,15 +51,34 @@ func (c *invocation) finish() {
 	}
 	c.finished = true
 	_ = c.inv.Close()
-	t := time.NewTimer(c.timeout)
-	defer t.Stop()
 	select {
-	case c.exitErr = <-c.exited:
-	case <-t.C:
-		c.overran = true
-		c.kill()
-		c.exitErr = <-c.exited
+	case <-c.done: // usually: the function answered and returned
+	default:
+		t := time.NewTimer(c.timeout)
+		select {
+		case <-c.done:
+		case <-t.C:
+			c.overran = true
+			c.kill()
+			<-c.done
+		}
+		t.Stop()
 	}
+	c.exitErr = c.inv.Wait()
+}
+
+// doneChan returns a channel closed when inv has ended: its own, when it has
+// one (the runtime's does), else one fed by a goroutine waiting on it.
+func doneChan(inv Invocation) <-chan struct{} {
+	if d, ok := inv.(interface{ Done() <-chan struct{} }); ok {
+		return d.Done()
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = inv.Wait()
+		close(done)
+	}()
+	return done
 }
 
 // kill stops the instance now.
@@ -89,21 +109,29 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		writeError(w, spawnStatus(err))
 		return
 	}
-	c := &invocation{inv: inv, stop: stop, exited: make(chan error, 1), timeout: g.ExitTimeout}
-	go func() { c.exited <- inv.Wait() }()
+	c := &invocation{inv: inv, stop: stop, done: doneChan(inv), timeout: g.ExitTimeout}
 
 	rc := http.NewResponseController(w)
-	// Without full duplex, net/http's HTTP/1 server would stop the request
-	// body once the response starts; a function may stream both at once.
-	_ = rc.EnableFullDuplex()
 	up := &upload{done: make(chan struct{})}
-	go func() {
-		defer close(up.done)
-		// Errors here are the function leaving early or the client's upload
-		// failing; both show up on the response side, or do not matter.
-		_ = sendRequest(inv, r, &up.complete)
-		_ = inv.CloseWrite()
-	}()
+	if hasBody(r) {
+		// Without full duplex, net/http's HTTP/1 server would stop the
+		// request body once the response starts; a function may stream
+		// both at once.
+		_ = rc.EnableFullDuplex()
+		go func() {
+			defer close(up.done)
+			// Errors here are the function leaving early or the client's
+			// upload failing; both show up on the response side, or do
+			// not matter.
+			_ = sendRequest(inv, r, &up.complete)
+			_ = inv.CloseWrite()
+		}()
+	} else {
+		// A small head alone fits in the empty window, and then there is
+		// nothing to wait for: send it here, without a goroutine.
+		sendHead(inv, r, &up.complete)
+		close(up.done)
+	}
 	defer func() {
 		c.finish()
 		up.stop(rc, r)
@@ -240,10 +268,10 @@ func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Reque
 		rl.clientGone(true)
 	case c.failed() != nil && (readErr != nil || closeDelimited):
 		rl.errorf("failed after the response started: %v", c.failed())
-		panic(http.ErrAbortHandler) // the client sees a truncated response
+		abort(rc) // the client sees a truncated response
 	case readErr != nil:
 		rl.errorf("invalid response body: %v", readErr)
-		panic(http.ErrAbortHandler)
+		abort(rc)
 	case c.failed() != nil:
 		rl.errorf("failed after its response was complete: %v", c.failed())
 	case c.overran:
@@ -252,6 +280,14 @@ func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Reque
 	for k, vv := range resp.Trailer {
 		w.Header()[http.TrailerPrefix+k] = vv
 	}
+}
+
+// abort cuts the response off: what the function wrote so far reaches the
+// client (flushes were skipped while more was ready), then the connection
+// closes without the end of the body.
+func abort(rc *http.ResponseController) {
+	_ = rc.Flush()
+	panic(http.ErrAbortHandler)
 }
 
 // readResponse reads the function's response head, skipping informational
@@ -359,30 +395,185 @@ var hopByHop = []string{
 	"Upgrade",
 }
 
+// hopByHopSet is hopByHop for lookups.
+var hopByHopSet = func() map[string]bool {
+	m := make(map[string]bool, len(hopByHop))
+	for _, name := range hopByHop {
+		m[name] = true
+	}
+	return m
+}()
+
 // endToEnd returns h without hop-by-hop headers, including those that
 // Connection names.
 func endToEnd(h http.Header) http.Header {
-	out := h.Clone()
-	if out == nil {
-		out = http.Header{}
-	}
-	for _, v := range h.Values("Connection") {
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				out.Del(name)
-			}
-		}
-	}
-	for _, name := range hopByHop {
-		out.Del(name)
-	}
+	out := make(http.Header, len(h))
+	copyHeader(out, h)
 	return out
 }
 
+// copyHeader adds the end-to-end headers of src to dst. The values are
+// shared, not copied: src is not used again.
 func copyHeader(dst, src http.Header) {
-	for k, vv := range endToEnd(src) {
-		dst[k] = vv
+	named := connectionNamed(src)
+	for k, vv := range src {
+		if !hopByHopSet[k] && !named[k] {
+			dst[k] = vv
+		}
 	}
+}
+
+// connectionNamed returns the headers that h's Connection header names, in
+// canonical form; nil when there are none (almost always).
+func connectionNamed(h http.Header) map[string]bool {
+	var named map[string]bool
+	for _, v := range h["Connection"] {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				if named == nil {
+					named = make(map[string]bool)
+				}
+				named[http.CanonicalHeaderKey(name)] = true
+			}
+		}
+	}
+	return named
+}
+
+// headPool recycles the buffers request heads are written into.
+var headPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// hasBody reports whether r has a body to send after its head.
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody
+}
+
+// skipInRequest are the client's headers the gateway does not pass on as
+// they are: hop-by-hop ones, and those it sets itself.
+var skipInRequest = map[string]bool{
+	// The gateway answers Expect: 100-continue itself (net/http sends 100
+	// when the body is first read); the function must not answer it again.
+	"Expect":            true,
+	"Content-Length":    true,
+	"Host":              true,
+	"X-Forwarded-For":   true,
+	"X-Real-Ip":         true,
+	"X-Forwarded-Proto": true,
+}
+
+// appendRequestHead appends r's head as the function receives it: the
+// request line in origin form, Host, the end-to-end headers in sorted order,
+// the forwarding headers and the framing of the body.
+func appendRequestHead(b []byte, r *http.Request) []byte {
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, r.URL.RequestURI()...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.Host...)
+	b = append(b, "\r\n"...)
+
+	var keysArr [32]string
+	keys := keysArr[:0]
+	named := connectionNamed(r.Header)
+	for k := range r.Header {
+		if !hopByHopSet[k] && !skipInRequest[k] && !named[k] {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range r.Header[k] {
+			b = appendHeader(b, k, v)
+		}
+	}
+
+	client := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		client = host
+	}
+	// X-Forwarded-For keeps what proxies before us said; X-Real-IP and
+	// X-Forwarded-Proto are ours alone, so a client cannot forge them.
+	b = append(b, "X-Forwarded-For: "...)
+	for _, v := range r.Header["X-Forwarded-For"] {
+		b = appendValue(b, v)
+		b = append(b, ", "...)
+	}
+	b = append(b, client...)
+	b = append(b, "\r\n"...)
+	b = appendHeader(b, "X-Real-Ip", client)
+	if r.TLS != nil {
+		b = append(b, "X-Forwarded-Proto: https\r\n"...)
+	} else {
+		b = append(b, "X-Forwarded-Proto: http\r\n"...)
+	}
+	// One request per conn 1: say so, so HTTP libraries in the guest close
+	// conn 1 after answering instead of waiting for another request.
+	b = append(b, "Connection: close\r\n"...)
+
+	switch {
+	case hasBody(r) && r.ContentLength < 0:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		if len(r.Trailer) > 0 {
+			names := make([]string, 0, len(r.Trailer))
+			for k := range r.Trailer {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			b = appendHeader(b, "Trailer", strings.Join(names, ", "))
+		}
+	case hasBody(r) && r.ContentLength > 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
+		b = append(b, "Content-Length: 0\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+func appendHeader(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = appendValue(b, v)
+	return append(b, "\r\n"...)
+}
+
+// appendValue appends a header value with any CR or LF turned into a space,
+// as http.Header.Write does; net/http's server already refuses them.
+func appendValue(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// syncHeadMax is the largest head sendHead writes itself. Conn windows are
+// far larger (64 KiB by default), so such a write never waits for the
+// function to read.
+const syncHeadMax = 4 << 10
+
+// sendHead sends the head of a request that has no body and closes the
+// gateway's side, without blocking on a function that does not read: a
+// larger head goes through a goroutine like a body.
+func sendHead(inv Invocation, r *http.Request, complete *atomic.Bool) {
+	complete.Store(true)
+	headp := headPool.Get().(*[]byte)
+	head := appendRequestHead((*headp)[:0], r)
+	if len(head) <= syncHeadMax {
+		_, _ = inv.Write(head)
+		_ = inv.CloseWrite()
+		*headp = head
+		headPool.Put(headp)
+		return
+	}
+	go func() {
+		_, _ = inv.Write(head)
+		_ = inv.CloseWrite()
+	}()
 }
 
 // sendRequest writes r to w as raw HTTP/1.1: origin-form request line, Host,
@@ -392,61 +583,18 @@ func copyHeader(dst, src http.Header) {
 // complete is set once the body has been read to its end (at once when there
 // is none).
 func sendRequest(w io.Writer, r *http.Request, complete *atomic.Bool) error {
-	h := endToEnd(r.Header)
-	// The gateway answers Expect: 100-continue itself (net/http sends 100
-	// when the body is first read); the function must not answer it again.
-	h.Del("Expect")
-	h.Del("Content-Length")
-	h.Del("Host")
-	client := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		client = host
-	}
-	// X-Forwarded-For keeps what proxies before us said; X-Real-IP and
-	// X-Forwarded-Proto are ours alone, so a client cannot forge them.
-	h.Set("X-Forwarded-For", strings.Join(append(r.Header.Values("X-Forwarded-For"), client), ", "))
-	h.Set("X-Real-Ip", client)
-	proto := "http"
-	if r.TLS != nil {
-		proto = "https"
-	}
-	h.Set("X-Forwarded-Proto", proto)
-	// One request per conn 1: say so, so HTTP libraries in the guest close
-	// conn 1 after answering instead of waiting for another request.
-	h.Set("Connection", "close")
-
-	hasBody := r.Body != nil && r.Body != http.NoBody
-	if !hasBody {
+	if !hasBody(r) {
 		complete.Store(true)
 	}
-	chunked := hasBody && r.ContentLength < 0
-	switch {
-	case chunked:
-		h.Set("Transfer-Encoding", "chunked")
-		if len(r.Trailer) > 0 {
-			names := make([]string, 0, len(r.Trailer))
-			for k := range r.Trailer {
-				names = append(names, k)
-			}
-			h.Set("Trailer", strings.Join(names, ", "))
-		}
-	case r.ContentLength > 0:
-		h.Set("Content-Length", strconv.FormatInt(r.ContentLength, 10))
-	case r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch:
-		h.Set("Content-Length", "0")
-	}
-
-	var head strings.Builder
-	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\n", r.Method, r.URL.RequestURI(), r.Host)
-	_ = h.Write(&head)
-	head.WriteString("\r\n")
-	if _, err := io.WriteString(w, head.String()); err != nil {
+	headp := headPool.Get().(*[]byte)
+	head := appendRequestHead((*headp)[:0], r)
+	_, err := w.Write(head)
+	*headp = head
+	headPool.Put(headp)
+	if err != nil || !hasBody(r) {
 		return err
 	}
-	if !hasBody {
-		return nil
-	}
-	if chunked {
+	if r.ContentLength < 0 {
 		return sendChunked(w, r, complete)
 	}
 	buf := make([]byte, copyBufferSize)

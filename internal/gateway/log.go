@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,14 +51,16 @@ func NewAsyncLogger(w io.Writer) *Logger {
 	l.async = true
 	l.wake = make(chan struct{}, 1)
 	l.stopped = make(chan struct{})
-	go l.flusher()
+	go l.flusher(l.wake)
 	return l
 }
 
-func (l *Logger) flusher() {
+// flusher writes what waits in buf each time wake is signalled, until Close
+// closes wake. It gets wake as an argument because Close clears l.wake.
+func (l *Logger) flusher(wake <-chan struct{}) {
 	defer close(l.stopped)
 	var out []byte
-	for range l.wake {
+	for range wake {
 		l.mu.Lock()
 		out, l.buf = l.buf, out[:0]
 		l.mu.Unlock()
@@ -130,14 +133,22 @@ func (l *Logger) request() *requestLog {
 // begin writes Started plus what serves the request (Processing by ... or No
 // route matches ...) in one write.
 func (rl *requestLog) begin(r *http.Request, second string) {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Started %s %q for %s at %s\n",
-		r.Method, r.URL.RequestURI(), r.RemoteAddr, rl.start.Format(logTimeFormat))
+	// Appended by hand rather than with fmt: this runs on every request.
+	b := make([]byte, 0, 128+len(second))
+	b = append(b, "Started "...)
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = strconv.AppendQuote(b, r.URL.RequestURI())
+	b = append(b, " for "...)
+	b = append(b, r.RemoteAddr...)
+	b = append(b, " at "...)
+	b = rl.start.AppendFormat(b, logTimeFormat)
+	b = append(b, '\n')
 	if second != "" {
-		b.WriteString(second)
-		b.WriteByte('\n')
+		b = append(b, second...)
+		b = append(b, '\n')
 	}
-	_, _ = rl.log.Write([]byte(b.String()))
+	_, _ = rl.log.Write(b)
 }
 
 // processing is begin for a request served by subject (`function "function.x"`).
@@ -172,11 +183,17 @@ func (rl *requestLog) completed(status int) {
 	if status == statusClientClosedRequest {
 		text = "Client Closed Request"
 	}
-	var b strings.Builder
+	b := make([]byte, 0, 64)
 	for _, e := range rl.errors {
-		b.WriteString(e)
-		b.WriteByte('\n')
+		b = append(b, e...)
+		b = append(b, '\n')
 	}
-	fmt.Fprintf(&b, "Completed %d %s in %s\n", status, text, time.Since(rl.start))
-	_, _ = rl.log.Write([]byte(b.String()))
+	b = append(b, "Completed "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, " in "...)
+	b = append(b, time.Since(rl.start).String()...)
+	b = append(b, '\n')
+	_, _ = rl.log.Write(b)
 }

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -124,7 +125,20 @@ func TestWithRuntime(t *testing.T) {
 			t.Errorf("%s %s: %d %q, want %d %q", tt.method, tt.path, resp.StatusCode, b, tt.status, tt.want)
 		}
 	}
-	resp, err := http.Get(srv.URL + "/partial")
+	// A head larger than the gateway writes in place, with no body.
+	req, _ := http.NewRequest("GET", srv.URL+"/count", nil)
+	req.Header.Set("X-Filler", strings.Repeat("f", 20<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if n, _ := strconv.Atoi(string(b)); resp.StatusCode != 200 || n < 20<<10 || n > 21<<10 {
+		t.Errorf("GET /count with a 20 KiB header: %d %q", resp.StatusCode, b)
+	}
+
+	resp, err = http.Get(srv.URL + "/partial")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,3 +165,42 @@ func TestWithRuntime(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// BenchmarkHelloThroughGateway measures one request to the seed's hello
+// world, in C, through the gateway's handler and the real runtime: what
+// Embly adds on top of net/http's own work, without the network.
+func BenchmarkHelloThroughGateway(b *testing.B) {
+	if _, err := exec.LookPath("clang"); err != nil {
+		b.Skip("clang not found: install clang lld wasi-libc libclang-rt-14-dev-wasm32")
+	}
+	ctx := context.Background()
+	rt, err := runtime.New(ctx, runtime.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rt.Close(ctx)
+	if _, err := rt.Compile(ctx, "hello", wasmtest.BuildC(b, guests["hello"])); err != nil {
+		b.Fatal(err)
+	}
+	proj := &config.Project{Functions: []*config.Function{{Name: "hello"}}}
+	gw := &config.Gateway{Type: "http", Routes: []*config.Route{{Prefix: "/", Function: "hello"}}}
+	sp := gateway.SpawnerFunc(func(ctx context.Context, fn string) (gateway.Invocation, error) {
+		return rt.Spawn(ctx, fn)
+	})
+	g, err := gateway.NewHTTP(gw, proj, sp, gateway.NewAsyncLogger(io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := g.Handler()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "/", nil)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 200 || w.Body.String() != "Hello World" {
+				b.Fatalf("%d %q", w.Code, w.Body.String())
+			}
+		}
+	})
+}

@@ -243,6 +243,9 @@ func (inv *Invocation) Wait() error {
 	return inv.err
 }
 
+// Done is closed when the instance has ended; Wait then returns at once.
+func (inv *Invocation) Done() <-chan struct{} { return inv.done }
+
 // ErrNoFunction is returned by Spawn for a name the project does not have.
 var ErrNoFunction = errors.New("no such function")
 
