@@ -119,6 +119,32 @@ func TestEventsLevelTriggered(t *testing.T) {
 	}
 }
 
+// TestPollRotates: when more conns have news than ids holds, those left out
+// come first next time, so unread news on some conns cannot hide the rest.
+func TestPollRotates(t *testing.T) {
+	mb := NewMailbox()
+	for i := 0; i < 3; i++ {
+		mine, theirs := NewPair(0)
+		if _, e := mb.Add(mine); e != ESUCCESS {
+			t.Fatal(e)
+		}
+		peer := NewMailbox()
+		id, _ := peer.Add(theirs)
+		peer.Write(id, []byte("x"))
+	}
+	ids := make([]int32, 2)
+	seen := map[int32]bool{}
+	for i := 0; i < 2; i++ {
+		if n := mb.Poll(ids); n != 2 {
+			t.Fatalf("poll %d reported %d conns, want 2", i, n)
+		}
+		seen[ids[0]], seen[ids[1]] = true, true
+	}
+	if len(seen) != 3 {
+		t.Fatalf("two polls of two reported only %v of three conns with news", seen)
+	}
+}
+
 func TestEventsTimeoutAndWake(t *testing.T) {
 	a, b, ida, _ := connect(t, 0)
 	ids := make([]int32, 4)

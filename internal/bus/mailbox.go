@@ -15,6 +15,9 @@ type Endpoint struct {
 	// owner is set once, when the endpoint joins a mailbox; the peer may
 	// notify concurrently, hence atomic.
 	owner atomic.Pointer[owner]
+	// queued: the conn is in its mailbox's ready list. Guarded by the
+	// mailbox's mutex.
+	queued bool
 }
 
 type owner struct {
@@ -59,11 +62,14 @@ func NewPair(window int) (a, b *Endpoint) {
 
 // Mailbox is one actor's table of conns and the news about them. Conn ids
 // start at 1; conn 1 is whoever started the actor.
+//
+// Conns live in a slice indexed by id and the conns that may have news in a
+// list, rather than in maps: a mailbox is made for every invocation, and
+// most hold one or two conns.
 type Mailbox struct {
 	mu    sync.Mutex
-	conns map[int32]*Endpoint
-	next  int32
-	ready map[int32]struct{} // conns that may have news
+	conns []*Endpoint // conns[id-1]; nil once released. Ids are not reused.
+	ready []int32     // conns that may have news, each once (Endpoint.queued)
 	// wake is closed (and forgotten) when news arrives, waking every waiter
 	// at once: a Go-side conn may wait to read and to write concurrently.
 	wake   chan struct{}
@@ -72,11 +78,7 @@ type Mailbox struct {
 
 // NewMailbox returns an empty mailbox.
 func NewMailbox() *Mailbox {
-	return &Mailbox{
-		conns: make(map[int32]*Endpoint),
-		next:  1,
-		ready: make(map[int32]struct{}),
-	}
+	return &Mailbox{}
 }
 
 // Add puts e in the mailbox under the next free id and returns the id. It
@@ -88,12 +90,11 @@ func (m *Mailbox) Add(e *Endpoint) (int32, Errno) {
 		m.mu.Unlock()
 		return 0, EPIPE
 	}
-	id := m.next
-	m.next++
+	m.conns = append(m.conns, e)
+	id := int32(len(m.conns))
 	e.owner.Store(&owner{mb: m, id: id})
-	m.conns[id] = e
 	// A peer may have written before the endpoint had an owner.
-	m.ready[id] = struct{}{}
+	m.queueLocked(id, e)
 	m.signalLocked()
 	m.mu.Unlock()
 	return id, ESUCCESS
@@ -103,19 +104,40 @@ func (m *Mailbox) Add(e *Endpoint) (int32, Errno) {
 func (m *Mailbox) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.conns)
+	n := 0
+	for _, e := range m.conns {
+		if e != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (m *Mailbox) get(id int32) *Endpoint {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.conns[id]
+	return m.getLocked(id)
+}
+
+func (m *Mailbox) getLocked(id int32) *Endpoint {
+	if id < 1 || int(id) > len(m.conns) {
+		return nil
+	}
+	return m.conns[id-1]
+}
+
+// queueLocked adds id to the ready list unless it is there already.
+func (m *Mailbox) queueLocked(id int32, e *Endpoint) {
+	if !e.queued {
+		e.queued = true
+		m.ready = append(m.ready, id)
+	}
 }
 
 func (m *Mailbox) mark(id int32) {
 	m.mu.Lock()
-	if _, ok := m.conns[id]; ok {
-		m.ready[id] = struct{}{}
+	if e := m.getLocked(id); e != nil {
+		m.queueLocked(id, e)
 	}
 	m.signalLocked()
 	m.mu.Unlock()
@@ -183,9 +205,10 @@ func (m *Mailbox) CloseWrite(id int32) Errno {
 // Release drops conn id entirely: both directions close and the id is freed.
 func (m *Mailbox) Release(id int32) Errno {
 	m.mu.Lock()
-	e := m.conns[id]
-	delete(m.conns, id)
-	delete(m.ready, id)
+	e := m.getLocked(id)
+	if e != nil {
+		m.conns[id-1] = nil // Poll drops it from the ready list
+	}
 	m.mu.Unlock()
 	if e == nil {
 		return EBADF
@@ -199,13 +222,14 @@ func (m *Mailbox) Release(id int32) Errno {
 func (m *Mailbox) Close() {
 	m.mu.Lock()
 	conns := m.conns
-	m.conns = make(map[int32]*Endpoint)
-	m.ready = make(map[int32]struct{})
+	m.conns, m.ready = nil, nil
 	m.closed = true
 	m.signalLocked()
 	m.mu.Unlock()
 	for _, e := range conns {
-		e.release()
+		if e != nil {
+			e.release()
+		}
 	}
 }
 
@@ -215,21 +239,31 @@ func (m *Mailbox) Poll(ids []int32) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
-	for id := range m.ready {
+	var rest []int32 // pending beyond what ids holds
+	for i, id := range m.ready {
 		if n == len(ids) {
+			rest = m.ready[i:]
 			break
 		}
-		e := m.conns[id]
+		e := m.getLocked(id)
+		if e == nil {
+			continue // released
+		}
 		// Lock order is mailbox, then pipe; pipes never take a mailbox lock
 		// while holding their own, so checking news here is safe and a
-		// notification cannot slip between the check and the delete.
-		if e == nil || !e.news() {
-			delete(m.ready, id)
+		// notification cannot slip between the check and the removal.
+		if !e.news() {
+			e.queued = false
 			continue
 		}
 		ids[n] = id
 		n++
 	}
+	// Level-triggered news stays queued, to be reported again until the
+	// guest takes it, behind what was left out this time so nothing starves.
+	// (n <= the index rest starts at, so the copies never overtake.)
+	keep := append(m.ready[:0], rest...)
+	m.ready = append(keep, ids[:n]...)
 	return n
 }
 
