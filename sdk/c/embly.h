@@ -105,6 +105,131 @@ static inline int32_t embly_read_all(int32_t id, void *buf, size_t cap, size_t *
   return EMBLY_E2BIG;
 }
 
+/*
+ * Waiting on many conns.
+ *
+ * _events has no interest set: it reports every conn with news, and keeps
+ * reporting a conn with unread data or an unread EOF until it is read
+ * (level-triggered). So a guest that holds many conns should run one event
+ * loop that reads whatever _events reports, rather than wait on one conn at
+ * a time: embly_wait() returns at once, again and again, while another conn
+ * has input nobody reads. embly_exchange is that loop for the common case of
+ * fan-out: send each conn a request, close, and gather each answer.
+ */
+
+/* embly_exchange_t is one request/response exchange driven by
+ * embly_exchange: send out[0..out_len) on conn id, close our write side,
+ * and read the answer into in[0..in_cap) until EOF. */
+typedef struct {
+  int32_t id;      /* the conn, usually from embly_spawn */
+  const void *out; /* the request; may be NULL when out_len is 0 */
+  size_t out_len;
+  void *in; /* where the answer goes */
+  size_t in_cap;
+  /* Set by embly_exchange. */
+  size_t in_len; /* bytes of the answer stored in in */
+  /* 0; EMBLY_E2BIG when the answer was longer than in_cap (the rest was
+   * read and dropped); or the errno that ended the exchange, such as
+   * EMBLY_EPIPE when the peer ended before taking the whole request. */
+  int32_t err;
+  /* Private to embly_exchange. */
+  size_t sent_;
+  uint32_t state_;
+} embly_exchange_t;
+
+#define EMBLY__SENT 1u
+#define EMBLY__RECEIVED 2u
+
+/* embly__find returns the exchange of conn id, or NULL. Conn ids from
+ * _spawn grow, so x is usually sorted by id: binary search then. */
+static inline embly_exchange_t *embly__find(embly_exchange_t *x, size_t count, int sorted, int32_t id) {
+  if (sorted) {
+    size_t lo = 0, hi = count;
+    while (lo < hi) {
+      size_t mid = lo + (hi - lo) / 2;
+      if (x[mid].id == id) return &x[mid];
+      if (x[mid].id < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return NULL;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (x[i].id == id) return &x[i];
+  return NULL;
+}
+
+/* embly__progress moves exchange e as far as it goes without waiting and
+ * reports whether it is complete. */
+static inline int embly__progress(embly_exchange_t *e) {
+  while (!(e->state_ & EMBLY__SENT)) {
+    if (e->sent_ == e->out_len) {
+      embly_close(e->id);
+      e->state_ |= EMBLY__SENT;
+      break;
+    }
+    uint32_t n = 0;
+    int32_t err = embly_write(e->id, (const char *)e->out + e->sent_, (uint32_t)(e->out_len - e->sent_), &n);
+    if (err == EMBLY_EAGAIN) break; /* reported by _events when it reopens */
+    if (err != 0) {
+      e->err = err;
+      e->state_ |= EMBLY__SENT;
+      break;
+    }
+    e->sent_ += n;
+  }
+  while (!(e->state_ & EMBLY__RECEIVED)) {
+    char drop[256];
+    int full = e->in_len == e->in_cap;
+    uint32_t n = 0;
+    int32_t err = full ? embly_read(e->id, drop, sizeof drop, &n)
+                       : embly_read(e->id, (char *)e->in + e->in_len, (uint32_t)(e->in_cap - e->in_len), &n);
+    if (err == EMBLY_EAGAIN) break;
+    if (err != 0 || n == 0) { /* an error, or EOF */
+      if (err != 0 && e->err == 0) e->err = err;
+      e->state_ |= EMBLY__RECEIVED;
+      break;
+    }
+    if (!full) e->in_len += n;
+    else if (e->err == 0) e->err = EMBLY_E2BIG;
+  }
+  return e->state_ == (EMBLY__SENT | EMBLY__RECEIVED);
+}
+
+/* embly_exchange runs the exchanges x[0..count) at once, in one event loop,
+ * until each has sent its request, closed, and read its answer to EOF. It
+ * returns 0, with each exchange's outcome in its err, or the errno of a
+ * failed _events. Requests and answers flow at the same time, so a peer
+ * that answers while it still reads (an echo) cannot deadlock against us,
+ * and thousands of conns cost one _events call per batch of news.
+ * Each conn may appear once. Conns outside x must not have unread input
+ * (data or an EOF) while it runs: _events would report them every time and
+ * the loop would spin; read them to EOF first, or leave them empty. */
+static inline int32_t embly_exchange(embly_exchange_t *x, size_t count) {
+  int sorted = 1;
+  size_t pending = 0;
+  for (size_t i = 0; i < count; i++) {
+    x[i].in_len = 0;
+    x[i].err = 0;
+    x[i].sent_ = 0;
+    x[i].state_ = 0;
+    if (i > 0 && x[i].id <= x[i - 1].id) sorted = 0;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (!embly__progress(&x[i])) pending++;
+  int32_t ids[256];
+  while (pending > 0) {
+    uint32_t n = 0;
+    int32_t err = embly_events(-1, ids, 256, &n);
+    if (err != 0) return err;
+    for (uint32_t i = 0; i < n; i++) {
+      embly_exchange_t *e = embly__find(x, count, sorted, ids[i]);
+      if (e == NULL || e->state_ == (EMBLY__SENT | EMBLY__RECEIVED)) continue;
+      if (embly__progress(e)) pending--;
+    }
+  }
+  return 0;
+}
+
 /* embly_http_read_head reads the head of an HTTP request (request line and
  * headers, up to and including the empty line) from conn id into buf and
  * NUL-terminates it. *head_len is the head's length; *n is how many bytes
