@@ -33,8 +33,14 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	for {
-		wake := c.mb.waitChan()
 		n, errno := c.mb.Read(c.id, p)
+		var wake <-chan struct{}
+		if errno == EAGAIN {
+			// Take the wake channel, then look again, so news between
+			// the two is not lost. Only now: data is usually there.
+			wake = c.mb.waitChan()
+			n, errno = c.mb.Read(c.id, p)
+		}
 		switch errno {
 		case ESUCCESS:
 			if n == 0 {
@@ -57,8 +63,12 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) Write(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
-		wake := c.mb.waitChan()
 		n, errno := c.mb.Write(c.id, p[written:])
+		var wake <-chan struct{}
+		if errno == EAGAIN {
+			wake = c.mb.waitChan()
+			n, errno = c.mb.Write(c.id, p[written:])
+		}
 		written += n
 		switch errno {
 		case ESUCCESS:

@@ -18,6 +18,8 @@ type Endpoint struct {
 	// queued: the conn is in its mailbox's ready list. Guarded by the
 	// mailbox's mutex.
 	queued bool
+	// ownedBy is what owner points to, kept here to save an allocation.
+	ownedBy owner
 }
 
 type owner struct {
@@ -52,9 +54,17 @@ func (e *Endpoint) release() {
 // NewPair makes a conn: two endpoints joined by a pipe each way, each
 // direction with its own window of the given size (DefaultWindow if <= 0).
 func NewPair(window int) (a, b *Endpoint) {
-	ab, ba := newPipe(window), newPipe(window)
-	a = &Endpoint{in: ba, out: ab}
-	b = &Endpoint{in: ab, out: ba}
+	// One allocation for the whole conn: one is made for every invocation.
+	c := &struct {
+		ab, ba pipe
+		a, b   Endpoint
+	}{}
+	ab, ba := &c.ab, &c.ba
+	ab.init(window)
+	ba.init(window)
+	a, b = &c.a, &c.b
+	a.in, a.out = ba, ab
+	b.in, b.out = ab, ba
 	ab.writer, ab.reader = a, b
 	ba.writer, ba.reader = b, a
 	return a, b
@@ -74,11 +84,17 @@ type Mailbox struct {
 	// at once: a Go-side conn may wait to read and to write concurrently.
 	wake   chan struct{}
 	closed bool
+
+	// Backing arrays for the first conns, which is all most mailboxes need.
+	connsArr [2]*Endpoint
+	readyArr [2]int32
 }
 
 // NewMailbox returns an empty mailbox.
 func NewMailbox() *Mailbox {
-	return &Mailbox{}
+	m := &Mailbox{}
+	m.conns, m.ready = m.connsArr[:0], m.readyArr[:0]
+	return m
 }
 
 // Add puts e in the mailbox under the next free id and returns the id. It
@@ -92,7 +108,8 @@ func (m *Mailbox) Add(e *Endpoint) (int32, Errno) {
 	}
 	m.conns = append(m.conns, e)
 	id := int32(len(m.conns))
-	e.owner.Store(&owner{mb: m, id: id})
+	e.ownedBy = owner{mb: m, id: id}
+	e.owner.Store(&e.ownedBy)
 	// A peer may have written before the endpoint had an owner.
 	m.queueLocked(id, e)
 	m.signalLocked()

@@ -30,11 +30,11 @@ type pipe struct {
 	reader, writer *Endpoint
 }
 
-func newPipe(window int) *pipe {
+func (p *pipe) init(window int) {
 	if window <= 0 {
 		window = DefaultWindow
 	}
-	return &pipe{window: window}
+	p.window = window
 }
 
 func (p *pipe) buffered() int { return len(p.buf) - p.off }
