@@ -114,8 +114,9 @@ func New(opts Options) *Service {
 		TLSHandshakeTimeout:   opts.ConnectTimeout,
 		ResponseHeaderTimeout: opts.HeaderTimeout,
 		ExpectContinueTimeout: time.Second,
-		// The function sees the body as the upstream sent it, with its
-		// Content-Encoding; the Go SDK's client decodes it like net/http.
+		// The function sees the body as the upstream sent it: compressed
+		// only if the function asked for it with Accept-Encoding, and then
+		// it decodes it itself.
 		DisableCompression: true,
 		ForceAttemptHTTP2:  true,
 		MaxIdleConns:       100,
