@@ -113,6 +113,9 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	if fn == nil {
 		return 0, bus.ENOENT
 	}
+	if !inst.reserveChild() {
+		return 0, bus.EAGAIN
+	}
 	return inst.startChild(func(theirs *bus.Endpoint) {
 		inst.rt.pool.run(func() {
 			defer inst.childDone()
@@ -120,7 +123,7 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 				fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
 			}
 		})
-	}, nil)
+	})
 }
 
 // spawnService starts a host service as a child of inst. A service counts
@@ -131,42 +134,43 @@ func (inst *instance) spawnService(target string) (int32, bus.Errno) {
 	if svc == nil {
 		return 0, bus.ENOENT
 	}
-	var h service.Handler
+	if !inst.reserveChild() {
+		return 0, bus.EAGAIN
+	}
+	h, err := svc.Open(target, service.Caller{
+		Function:     inst.fn.name,
+		AllowedHosts: inst.fn.opts.AllowedHosts,
+		Log:          newLineWriter(inst.rt.log, "["+inst.fn.name+"]: "),
+	})
+	if err != nil {
+		inst.live.Add(-1)
+		return 0, service.Errno(err)
+	}
 	return inst.startChild(func(theirs *bus.Endpoint) {
 		mb := bus.NewMailbox()
 		id, _ := mb.Add(theirs)
 		conn := bus.NewConn(inst.ctx, mb, id)
 		go func() {
 			defer inst.childDone()
-			defer mb.Close()
+			defer mb.Close() // the instance reads EOF after what Serve wrote
 			h.Serve(inst.ctx, conn)
 		}()
-	}, func() bus.Errno {
-		var err error
-		h, err = svc.Open(target, service.Caller{
-			Function:     inst.fn.name,
-			AllowedHosts: inst.fn.opts.AllowedHosts,
-			Log:          newLineWriter(inst.rt.log, "["+inst.fn.name+"]: "),
-		})
-		return service.Errno(err)
 	})
 }
 
-// startChild takes one of inst's child slots (EAGAIN when none is left),
-// asks admit, if set, whether the child may start, makes the conn to it and
-// calls start with the child's end. start must arrange for childDone to be
-// called once the child has ended.
-func (inst *instance) startChild(start func(theirs *bus.Endpoint), admit func() bus.Errno) (int32, bus.Errno) {
+// reserveChild takes one of inst's child slots, if one is left.
+func (inst *instance) reserveChild() bool {
 	if int(inst.live.Add(1)) > inst.fn.opts.MaxChildren {
 		inst.live.Add(-1)
-		return 0, bus.EAGAIN
+		return false
 	}
-	if admit != nil {
-		if errno := admit(); errno != bus.ESUCCESS {
-			inst.live.Add(-1)
-			return 0, errno
-		}
-	}
+	return true
+}
+
+// startChild makes the conn to a child whose slot is reserved and calls
+// start with the child's end; start must arrange for childDone to be called
+// once the child has ended.
+func (inst *instance) startChild(start func(theirs *bus.Endpoint)) (int32, bus.Errno) {
 	mine, theirs := bus.NewPair(inst.rt.opts.Window)
 	id, errno := inst.mb.Add(mine)
 	if errno != bus.ESUCCESS {
