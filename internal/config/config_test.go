@@ -277,7 +277,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown attribute without a likely match",
 			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  memory = 64\n}\n",
-			want: []string{`embly.hcl:4:3: error: function "hello" has no attribute "memory"; it takes "runtime", "path", "sources", "reuse" and "max_children"`},
+			want: []string{`embly.hcl:4:3: error: function "hello" has no attribute "memory"; it takes "runtime", "path", "sources", "reuse", "max_children" and "allowed_hosts"`},
 		},
 		{
 			name: "reuse not a bool",
@@ -288,6 +288,27 @@ func TestParseErrors(t *testing.T) {
 			name: "max_children out of range",
 			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  max_children = -1\n}\n",
 			want: []string{`embly.hcl:4:18: error: function "hello": max_children -1 is out of range; use 0 to 1048576`},
+		},
+		{
+			name: "allowed_hosts not a list",
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  allowed_hosts = \"https://api.example.com\"\n}\n",
+			want: []string{`embly.hcl:4:19: error: function "hello": allowed_hosts must be a list of origins, like ["https://api.example.com"]`},
+		},
+		{
+			name: "allowed_hosts entries",
+			src: "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n" +
+				"  allowed_hosts = [\"https://ok.example.com\", \"api.example.com\",\n" +
+				"    \"ftp://files.example.com\", \"https://api.example.com/v1\", \"https://a.*.com\",\n" +
+				"    \"http://127.0.0.1:99999\", 8080, \"https://ok.example.com\"]\n}\n",
+			want: []string{
+				`embly.hcl:4:46: error: function "hello": allowed_hosts entry "api.example.com" must start with http:// or https://, like "https://api.example.com"`,
+				`embly.hcl:5:5: error: function "hello": allowed_hosts entry "ftp://files.example.com" has scheme "ftp"; only "http" and "https" are reachable`,
+				`embly.hcl:5:32: error: function "hello": allowed_hosts entry "https://api.example.com/v1" names a path or query ("/v1"); list only scheme://host[:port], like "https://api.example.com"`,
+				`embly.hcl:5:62: error: function "hello": allowed_hosts entry "https://a.*.com" has a wildcard inside a name; a wildcard is a whole first label ("*.example.org") or the whole host ("*")`,
+				`embly.hcl:6:5: error: function "hello": allowed_hosts entry "http://127.0.0.1:99999" has port "99999"; use a number from 1 to 65535, or "*" for any port`,
+				`embly.hcl:6:31: error: function "hello": each of allowed_hosts must be a string, not number`,
+				`embly.hcl:6:37: error: function "hello": allowed_hosts lists "https://ok.example.com" twice`,
+			},
 		},
 		{
 			name: "block written as attribute",
@@ -677,7 +698,8 @@ func TestFunctionOptions(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "hello"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	src := "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  reuse = true\n  max_children = 5000\n}\n"
+	src := "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  reuse = true\n  max_children = 5000\n" +
+		"  allowed_hosts = [\"https://api.example.com\", \"http://127.0.0.1:8080\", \"https://*.example.org\", \"http://[::1]:*\"]\n}\n"
 	proj, err := Parse("embly.hcl", []byte(src), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -685,5 +707,9 @@ func TestFunctionOptions(t *testing.T) {
 	fn := proj.Function("hello")
 	if !fn.Reuse || fn.MaxChildren != 5000 {
 		t.Errorf("reuse = %v, max_children = %d; want true, 5000", fn.Reuse, fn.MaxChildren)
+	}
+	want := []string{"https://api.example.com", "http://127.0.0.1:8080", "https://*.example.org", "http://[::1]:*"}
+	if !reflect.DeepEqual(fn.AllowedHosts, want) {
+		t.Errorf("allowed_hosts = %q, want %q", fn.AllowedHosts, want)
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/embly/embly/internal/service/outbound"
 )
 
 // runtimes are the values `runtime` accepts, in the order messages list them.
@@ -45,6 +47,7 @@ var (
 		{Name: "sources"},
 		{Name: "reuse"},
 		{Name: "max_children"},
+		{Name: "allowed_hosts"},
 	}}
 	filesSchema   = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}}
 	gatewaySchema = &hcl.BodySchema{
@@ -259,6 +262,39 @@ func (d *decoder) decodeFunction(b *hcl.Block) {
 	if a := c.Attributes["max_children"]; a != nil {
 		fn.MaxChildren, _ = d.integer(a.Expr, owner+": max_children", "like 1000", 0, 1<<20)
 	}
+	if a := c.Attributes["allowed_hosts"]; a != nil {
+		fn.AllowedHosts = d.allowedHosts(a, owner)
+	}
+}
+
+// allowedHosts reads a list of "scheme://host[:port]" entries, pointing at
+// the entry that is wrong when one is. The embly/http service parses them
+// again with the same code, so what loads is what it accepts.
+func (d *decoder) allowedHosts(a *hcl.Attribute, owner string) []string {
+	elems, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		d.errorf(a.Expr.Range(), `%s: allowed_hosts must be a list of origins, like ["https://api.example.com"]`, owner)
+		return nil
+	}
+	var hosts []string
+	seen := map[string]bool{}
+	for _, e := range elems {
+		h, ok := d.str(e, owner+": each of allowed_hosts")
+		if !ok {
+			continue
+		}
+		if _, err := outbound.ParsePattern(h); err != nil {
+			d.errorf(e.Range(), "%s: allowed_hosts entry %q %v", owner, h, err)
+			continue
+		}
+		if seen[h] {
+			d.errorf(e.Range(), "%s: allowed_hosts lists %q twice", owner, h)
+			continue
+		}
+		seen[h] = true
+		hosts = append(hosts, h)
+	}
+	return hosts
 }
 
 func (d *decoder) decodeFiles(b *hcl.Block) {

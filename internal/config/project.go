@@ -48,6 +48,9 @@ type Function struct {
 	// MaxChildren caps the live children of one instance; 0 means the
 	// runtime's default.
 	MaxChildren int
+	// AllowedHosts lists what the function may reach through embly/http:
+	// "scheme://host[:port]" entries, checked when the file is loaded.
+	AllowedHosts []string
 	// Range is where the block is declared, for diagnostics raised later (build errors).
 	Range hcl.Range
 }

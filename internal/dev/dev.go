@@ -19,6 +19,7 @@ import (
 	"github.com/embly/embly/internal/config"
 	"github.com/embly/embly/internal/gateway"
 	"github.com/embly/embly/internal/runtime"
+	"github.com/embly/embly/internal/service/builtin"
 )
 
 // Options configure a run.
@@ -51,6 +52,7 @@ func Build(ctx context.Context, opts Options) (*config.Project, *runtime.Runtime
 	rt, err := runtime.New(ctx, runtime.Options{
 		CacheDir: filepath.Join(proj.Dir, StateDir, "cache"),
 		Log:      out,
+		Services: builtin.New(builtin.Options{}),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -75,7 +77,11 @@ func buildFunction(ctx context.Context, b *build.Builder, rt *runtime.Runtime, f
 		return fmt.Errorf("reading the module of function %q: %w", fn.Name, err)
 	}
 	fmt.Fprintf(out, "Compiling %s to a local object file\n", filepath.Base(res.WasmPath))
-	took, err := rt.CompileWith(ctx, fn.Name, wasm, runtime.FunctionOptions{Reuse: fn.Reuse, MaxChildren: fn.MaxChildren})
+	took, err := rt.CompileWith(ctx, fn.Name, wasm, runtime.FunctionOptions{
+		Reuse:        fn.Reuse,
+		MaxChildren:  fn.MaxChildren,
+		AllowedHosts: fn.AllowedHosts,
+	})
 	if err != nil {
 		return err
 	}

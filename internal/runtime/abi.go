@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
@@ -82,12 +81,7 @@ func hostSpawn(ctx context.Context, mod api.Module, stack []uint64) {
 		return
 	}
 	raw, _ := mem.Read(name, nameLen)
-	target := string(raw)
-	var id int32
-	errno := bus.ENOENT
-	if fn, ok := strings.CutPrefix(target, "function/"); ok {
-		id, errno = inst.spawn(fn)
-	}
+	id, errno := inst.spawnTarget(string(raw))
 	if errno == bus.ESUCCESS {
 		mem.WriteUint32Le(idPtr, uint32(id))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/embly/embly/internal/bus"
+	"github.com/embly/embly/internal/service"
 )
 
 // instance is the host's state for one running wasm instance: its mailbox of
@@ -96,6 +97,15 @@ func exitError(ctx context.Context, name string, err error) error {
 	return fmt.Errorf("function %q trapped: %s", name, strings.TrimSpace(err.Error()))
 }
 
+// spawnTarget starts what a _spawn names: "function/NAME", or a host service
+// from the runtime's registry ("embly/http").
+func (inst *instance) spawnTarget(target string) (int32, bus.Errno) {
+	if fn, ok := strings.CutPrefix(target, "function/"); ok {
+		return inst.spawn(fn)
+	}
+	return inst.spawnService(target)
+}
+
 // spawn starts a child instance of the named function with its conn 1 wired
 // to a new conn of inst, and returns that conn's id.
 func (inst *instance) spawn(name string) (int32, bus.Errno) {
@@ -103,10 +113,64 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	if fn == nil {
 		return 0, bus.ENOENT
 	}
-	if int(inst.live.Add(1)) > inst.fn.opts.MaxChildren {
-		inst.live.Add(-1)
+	if !inst.reserveChild() {
 		return 0, bus.EAGAIN
 	}
+	return inst.startChild(func(theirs *bus.Endpoint) {
+		inst.rt.pool.run(func() {
+			defer inst.childDone()
+			if err := inst.rt.run(inst.ctx, fn, theirs); err != nil && inst.ctx.Err() == nil {
+				fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
+			}
+		})
+	})
+}
+
+// spawnService starts a host service as a child of inst. A service counts
+// against the same children limit as a function, and ends with inst: its
+// context is inst's, and inst waits for it before it is done.
+func (inst *instance) spawnService(target string) (int32, bus.Errno) {
+	svc := inst.rt.opts.Services.Lookup(target)
+	if svc == nil {
+		return 0, bus.ENOENT
+	}
+	if !inst.reserveChild() {
+		return 0, bus.EAGAIN
+	}
+	h, err := svc.Open(target, service.Caller{
+		Function:     inst.fn.name,
+		AllowedHosts: inst.fn.opts.AllowedHosts,
+		Log:          newLineWriter(inst.rt.log, "["+inst.fn.name+"]: "),
+	})
+	if err != nil {
+		inst.live.Add(-1)
+		return 0, service.Errno(err)
+	}
+	return inst.startChild(func(theirs *bus.Endpoint) {
+		mb := bus.NewMailbox()
+		id, _ := mb.Add(theirs)
+		conn := bus.NewConn(inst.ctx, mb, id)
+		go func() {
+			defer inst.childDone()
+			defer mb.Close() // the instance reads EOF after what Serve wrote
+			h.Serve(inst.ctx, conn)
+		}()
+	})
+}
+
+// reserveChild takes one of inst's child slots, if one is left.
+func (inst *instance) reserveChild() bool {
+	if int(inst.live.Add(1)) > inst.fn.opts.MaxChildren {
+		inst.live.Add(-1)
+		return false
+	}
+	return true
+}
+
+// startChild makes the conn to a child whose slot is reserved and calls
+// start with the child's end; start must arrange for childDone to be called
+// once the child has ended.
+func (inst *instance) startChild(start func(theirs *bus.Endpoint)) (int32, bus.Errno) {
 	mine, theirs := bus.NewPair(inst.rt.opts.Window)
 	id, errno := inst.mb.Add(mine)
 	if errno != bus.ESUCCESS {
@@ -114,12 +178,12 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 		return 0, errno
 	}
 	inst.children.Add(1)
-	inst.rt.pool.run(func() {
-		defer inst.children.Done()
-		defer inst.live.Add(-1)
-		if err := inst.rt.run(inst.ctx, fn, theirs); err != nil && inst.ctx.Err() == nil {
-			fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
-		}
-	})
+	start(theirs)
 	return id, bus.ESUCCESS
+}
+
+// childDone releases the slot of a child that has ended.
+func (inst *instance) childDone() {
+	inst.live.Add(-1)
+	inst.children.Done()
 }

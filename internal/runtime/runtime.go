@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/embly/embly/internal/bus"
+	"github.com/embly/embly/internal/service"
 	"github.com/embly/embly/internal/wasmfile"
 )
 
@@ -43,6 +44,9 @@ type Options struct {
 	MaxChildren int
 	// Window is the per-direction buffer of every conn, in bytes.
 	Window int
+	// Services are the host services instances may spawn ("embly/http").
+	// Nil: none, and _spawn of such a target returns ENOENT.
+	Services *service.Registry
 }
 
 // Runtime compiles and runs the functions of one project.
@@ -81,6 +85,9 @@ type FunctionOptions struct {
 	// MaxChildren caps the live children of one instance; 0 means the
 	// runtime's Options.MaxChildren.
 	MaxChildren int
+	// AllowedHosts is the function's allowed_hosts: what the embly/http
+	// service lets it reach. Services receive it in service.Caller.
+	AllowedHosts []string
 }
 
 // reuse reports whether an instance is kept as it was left between

@@ -170,6 +170,8 @@ func (e *SpawnError) Error() string {
 		why = fmt.Sprintf("no such function %q in this project", fn)
 	case e.Err == ENOENT:
 		why = "no such target"
+	case e.Err == EACCES && e.Target == httpTarget:
+		why = "not allowed for this function: list the hosts it may reach in embly.hcl, like allowed_hosts = [\"https://api.example.com\"]"
 	case e.Err == EACCES:
 		why = "not allowed for this function"
 	case e.Err == EAGAIN:

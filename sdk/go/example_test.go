@@ -1,6 +1,7 @@
 package embly_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -74,4 +75,28 @@ func ExampleWait() {
 	}
 	first, _ := io.ReadAll(ready[0])
 	fmt.Printf("conn %d answered first: %s\n", ready[0].ID(), first)
+}
+
+// Outbound HTTP goes through the host's embly/http service, for the hosts
+// the function's allowed_hosts lists in embly.hcl:
+//
+//	function "api" {
+//	  runtime       = "go"
+//	  path          = "./api"
+//	  allowed_hosts = ["https://api.example.com"]
+//	}
+//
+// Inside a function http.DefaultTransport already is an embly.Transport, so
+// http.Get works too.
+func ExampleHTTPClient() {
+	resp, err := embly.HTTPClient().Get("https://api.example.com/v1/items")
+	var refused *embly.HostError
+	if errors.As(err, &refused) {
+		log.Fatal(refused.Code, ": ", refused.Message) // e.g. not-allowed: embly/http: ... is not in allowed_hosts ...
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
 }

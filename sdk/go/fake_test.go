@@ -18,6 +18,8 @@ type fakeSys struct {
 	conns   map[int32]*fakeConn
 	next    int32
 	targets map[string]bool
+	// refuse makes _spawn of a target fail with the errno.
+	refuse map[string]Errno
 	// peer is called when _events would block. It returns false when the
 	// peers have nothing more to do: a deadlock in the guest.
 	peer func(f *fakeSys) bool
@@ -163,6 +165,9 @@ func (f *fakeSys) write(id int32, p []byte) (int, Errno) {
 func (f *fakeSys) spawn(target string) (int32, Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if errno, ok := f.refuse[target]; ok {
+		return 0, errno
+	}
 	if !f.targets[target] {
 		return 0, ENOENT
 	}

@@ -1,0 +1,23 @@
+// Package builtin registers Embly's host services, in one place: each spawn
+// target under "embly/" and the package that serves it.
+package builtin
+
+import (
+	"github.com/embly/embly/internal/service"
+	"github.com/embly/embly/internal/service/outbound"
+)
+
+// Options configure the built-in services.
+type Options struct {
+	// HTTP configures embly/http.
+	HTTP outbound.Options
+}
+
+// New returns a registry holding every built-in service:
+//
+//	embly/http   outbound HTTP, limited by each function's allowed_hosts
+func New(opts Options) *service.Registry {
+	r := service.NewRegistry()
+	r.Register(outbound.Target, outbound.New(opts.HTTP))
+	return r
+}
