@@ -40,16 +40,17 @@ type snapshot struct {
 	free    map[uint64][]*cowMemory
 	idle    []*snapInstance
 	closed  bool
-	// image, for small memories, is the snapshot's memory, restored by copy
-	// instead of by mapping the memfd: see copyResetMax.
+	// image is the snapshot's memory, the source of resets (dirty.go), or
+	// of the copy a small memory starts from when pagemap is unavailable.
 	image []byte
 }
 
-// copyResetMax is the largest memory image restored by copying it rather
-// than by a copy-on-write mapping reset with MADV_DONTNEED. The syscall
-// costs several microseconds (it flushes the TLB of every CPU running the
-// process), more than copying a C or Rust function's image of a few pages;
-// a Go function's image of megabytes is cheaper to map.
+// copyResetMax is, when /proc/self/pagemap cannot be read, the largest
+// memory image restored by copying it whole rather than by a copy-on-write
+// mapping reset with MADV_DONTNEED. The syscall costs several microseconds
+// (it flushes the TLB of every CPU running the process), more than copying a
+// C or Rust function's image of a few pages; a Go function's image of
+// megabytes is cheaper to map.
 const copyResetMax = 1 << 20
 
 // snapInstance is an instance of a pre-initialized module that can serve
@@ -201,9 +202,7 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, r
 	}
 	image, _ := mem.Read(0, mem.Size())
 	snap.size = uint64(len(image))
-	if len(image) <= copyResetMax {
-		snap.image = append([]byte(nil), image...)
-	}
+	snap.image = append([]byte(nil), image...)
 	if snap.fd, err = memoryImage(name, image, uint64(r.opts.MaxMemory)); err != nil {
 		return nil, nil, err
 	}
@@ -284,16 +283,24 @@ func (s *snapshot) Allocate(_, max uint64) experimental.LinearMemory {
 		return m
 	}
 	s.mu.Unlock()
+	m := &cowMemory{snap: s, cow: pagemap() != nil || len(s.image) > copyResetMax}
 	fd, flags := s.fd, syscall.MAP_PRIVATE|syscall.MAP_NORESERVE
-	if s.image != nil {
+	if !m.cow {
 		fd, flags = -1, flags|syscall.MAP_ANONYMOUS
 	}
 	buf, err := syscall.Mmap(fd, 0, int(max), syscall.PROT_READ|syscall.PROT_WRITE, flags)
 	if err != nil {
 		return &cowMemory{}
 	}
-	copy(buf, s.image)
-	return &cowMemory{snap: s, buf: buf}
+	if m.cow {
+		// A transparent huge page would make every reset copy 2 MiB
+		// for one written byte.
+		_ = syscall.Madvise(buf, unix.MADV_NOHUGEPAGE)
+	} else {
+		copy(buf, s.image)
+	}
+	m.buf = buf
+	return m
 }
 
 // keepMappings bounds the idle mappings a snapshot keeps for reuse.
@@ -344,6 +351,12 @@ type cowMemory struct {
 	snap *snapshot
 	buf  []byte
 	used uint64
+	// cow: buf is a private mapping of the image's memfd; otherwise an
+	// anonymous mapping holding a copy of a small image.
+	cow bool
+	// Scratch of reset: pagemap entries and written page indexes.
+	entries []byte
+	pages   []int32
 }
 
 // Reallocate implements experimental.LinearMemory.
@@ -355,16 +368,24 @@ func (m *cowMemory) Reallocate(size uint64) []byte {
 	return m.buf[:size:size]
 }
 
-// reset makes the memory read as the image again: MADV_DONTNEED drops the
-// private pages written since the mapping was made or last reset, or, for a
-// small image, the image is copied back and the rest cleared.
+// reset makes the memory read as the image again. A mapping of the memfd
+// gets the image copied back into the pages the guest wrote (dirty.go), or,
+// when there are too many or pagemap cannot tell, MADV_DONTNEED drops them.
+// An anonymous memory gets the whole image copied back.
 func (m *cowMemory) reset() error {
-	if image := m.snap.image; image != nil {
-		copy(m.buf, image)
-		clear(m.buf[len(image):max(m.used, uint64(len(image)))])
+	used := m.buf[:m.used]
+	if !m.cow {
+		copy(m.buf, m.snap.image)
+		clear(m.buf[len(m.snap.image):max(m.used, uint64(len(m.snap.image)))])
 		return nil
 	}
-	return syscall.Madvise(m.buf[:m.used], syscall.MADV_DONTNEED)
+	pages, entries, ok := writtenPages(used, m.entries, m.pages[:0])
+	m.pages, m.entries = pages, entries
+	if ok && len(pages)*pageSize <= dirtyCopyMax {
+		copyBack(used, m.snap.image, pages)
+		return nil
+	}
+	return syscall.Madvise(used, syscall.MADV_DONTNEED)
 }
 
 // Free implements experimental.LinearMemory.

@@ -1,0 +1,91 @@
+package runtime
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+)
+
+// newTestSnapshot makes a snapshot of image alone (no module), as
+// preinitialize would for a memory of that content.
+func newTestSnapshot(t *testing.T, image []byte, max uint64) *snapshot {
+	t.Helper()
+	fd, err := memoryImage("test", image, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &snapshot{fd: fd, size: uint64(len(image)), image: image, free: make(map[uint64][]*cowMemory)}
+	t.Cleanup(s.close)
+	return s
+}
+
+func testImage() []byte {
+	image := make([]byte, 64<<10) // one wasm page: 16 system pages
+	for i := range image[:pageSize] {
+		image[i] = byte(i)
+	}
+	copy(image[9*pageSize:], "data in page nine")
+	return image
+}
+
+// TestWrittenPages: pagemap tells the pages written through a private
+// mapping from those only read or never touched.
+func TestWrittenPages(t *testing.T) {
+	if pagemap() == nil {
+		t.Skip("/proc/self/pagemap is not readable here")
+	}
+	s := newTestSnapshot(t, testImage(), 1<<20)
+	m := s.Allocate(64<<10, 1<<20).(*cowMemory)
+	mem := m.Reallocate(128 << 10) // grown by a wasm page
+	_ = mem[2*pageSize]            // read only
+	mem[3*pageSize+7] = 1
+	mem[9*pageSize] = 'D'
+	mem[20*pageSize] = 1 // in the grown part
+	pages, _, ok := writtenPages(mem, nil, nil)
+	if !ok {
+		t.Fatal("pagemap could not be read")
+	}
+	if want := []int32{3, 9, 20}; !slices.Equal(pages, want) {
+		t.Errorf("written pages %v, want %v", pages, want)
+	}
+}
+
+// TestResetRestoresImage: after any writes, reset makes the memory read as
+// the image, with zeros past it, through each of the reset paths.
+func TestResetRestoresImage(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		dirty  int  // pages written
+		noCopy bool // an anonymous copy of the image (no pagemap)
+	}{
+		{name: "few pages copied back", dirty: 5},
+		{name: "too many pages: MADV_DONTNEED", dirty: dirtyCopyMax/pageSize + 10},
+		{name: "anonymous copy", dirty: 5, noCopy: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			image := testImage()
+			s := newTestSnapshot(t, image, 64<<20)
+			m := s.Allocate(64<<10, 64<<20).(*cowMemory)
+			if tt.noCopy {
+				m.cow = false
+				copy(m.buf, image)
+			}
+			size := uint64(len(image)) + uint64(tt.dirty)*pageSize
+			for round := range 3 {
+				mem := m.Reallocate(size)
+				for p := range tt.dirty {
+					mem[p*pageSize+round] = 0xEE
+				}
+				if err := m.reset(); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(m.buf[:len(image)], image) {
+					t.Fatalf("round %d: the image part differs after reset", round)
+				}
+				if i := slices.IndexFunc(m.buf[len(image):size], func(b byte) bool { return b != 0 }); i >= 0 {
+					t.Fatalf("round %d: byte %d past the image is not zero after reset", round, len(image)+i)
+				}
+			}
+		})
+	}
+}
