@@ -77,7 +77,9 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}
 	si.out.set(out)
+	si.begin(fn.snap)
 	_, err = si.entry.Call(inst.ctx)
+	si.clock.pause()
 	si.out.set(nil)
 	fn.snap.put(si, err == nil, fn.reuse())
 	return exitError(inst.ctx, fn.name, err)

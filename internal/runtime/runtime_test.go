@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -34,7 +35,7 @@ func guest(t testing.TB, name string) []byte {
 			}
 			name := strings.TrimSuffix(filepath.Base(f), ".c")
 			var flags []string
-			if name == "reactor" {
+			if strings.HasPrefix(name, "reactor") {
 				flags = []string{"-mexec-model=reactor"}
 			}
 			guests[name] = wasmtest.BuildC(t, string(src), flags...)
@@ -350,5 +351,41 @@ func TestReuse(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "[isolation]: reuse = true has no effect") {
 		t.Errorf("no notice that reuse does not apply to a command; log: %q", log.String())
+	}
+}
+
+// TestGuestClockResumes: a snapshot instance's monotonic clock resumes from
+// the snapshot (fresh invocations) or from where it stopped (reuse), so the
+// time the guest was not running never shows up as a jump.
+func TestGuestClockResumes(t *testing.T) {
+	ctx := context.Background()
+	r := newRuntime(t, Options{})
+	elapsed := func() time.Duration {
+		t.Helper()
+		out, err := call(t, r, "reactorclock", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ns, err := strconv.ParseInt(out, 10, 64)
+		if err != nil {
+			t.Fatalf("%q: %v", out, err)
+		}
+		return time.Duration(ns)
+	}
+	const idle = 300 * time.Millisecond
+	for _, reuse := range []bool{false, true} {
+		if _, err := r.CompileWith(ctx, "reactorclock", guest(t, "reactorclock"), FunctionOptions{Reuse: reuse}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(idle)
+		first := elapsed()
+		time.Sleep(idle)
+		second := elapsed()
+		if first >= idle || second >= first+idle {
+			t.Errorf("reuse=%v: the guest saw %s, then %s since its initialization; idle time leaked into its clock", reuse, first, second)
+		}
+		if reuse && second < first {
+			t.Errorf("reuse: the clock went back from %s to %s", first, second)
+		}
 	}
 }

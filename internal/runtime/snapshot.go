@@ -40,6 +40,9 @@ type snapshot struct {
 	free    map[uint64][]*cowMemory
 	idle    []*snapInstance
 	closed  bool
+	// nanotime is the guest's monotonic time at the snapshot: every fresh
+	// invocation's clock starts there (clock.go).
+	nanotime int64
 	// image is the snapshot's memory, the source of resets (dirty.go), or
 	// of the copy a small memory starts from when pagemap is unavailable.
 	image []byte
@@ -64,6 +67,19 @@ type snapInstance struct {
 	entry api.Function
 	mem   *cowMemory
 	out   *switchWriter
+	clock *guestClock
+	// fresh: the instance is in the snapshot's state (new or reset), so
+	// its clock resumes from the snapshot's; else from where it stopped.
+	fresh bool
+}
+
+// begin prepares the instance's clock for an invocation.
+func (si *snapInstance) begin(s *snapshot) {
+	base := si.clock.nanotime()
+	if si.fresh {
+		base = s.nanotime
+	}
+	si.clock.resume(base)
 }
 
 // keepInstances bounds the idle instances a snapshot keeps.
@@ -81,9 +97,9 @@ func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snap
 	}
 	s.mu.Unlock()
 	alloc := &capturingAllocator{snap: s}
-	si := &snapInstance{out: &switchWriter{}}
+	si := &snapInstance{out: &switchWriter{}, clock: &guestClock{base: s.nanotime}, fresh: true}
 	mod, err := r.wz.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), fn.compiled,
-		fn.config.WithStdout(si.out).WithStderr(si.out))
+		fn.config.WithStdout(si.out).WithStderr(si.out).WithNanotime(si.clock.nanotime, 1))
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +125,7 @@ func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snap
 // return leaves it where it started.
 func (s *snapshot) put(si *snapInstance, clean, reuse bool) {
 	if clean && !si.mod.IsClosed() && (reuse || si.mem.reset() == nil && s.restore(si.mod) == nil) {
+		si.fresh = !reuse
 		s.mu.Lock()
 		if !s.closed && len(s.idle) < keepInstances {
 			s.idle = append(s.idle, si)
@@ -176,7 +193,10 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, r
 	defer out.Flush()
 	inst := &instance{rt: r, mb: bus.NewMailbox(), fn: &function{name: name}}
 	initCtx := context.WithValue(ctx, instanceKey{}, inst)
-	mod, err := r.wz.InstantiateModule(initCtx, compiled, r.moduleConfig(name).WithStdout(out).WithStderr(out))
+	clock := &guestClock{}
+	clock.resume(0)
+	mod, err := r.wz.InstantiateModule(initCtx, compiled,
+		r.moduleConfig(name).WithStdout(out).WithStderr(out).WithNanotime(clock.nanotime, 1))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,7 +216,7 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, r
 		}
 	}
 
-	snap := &snapshot{globals: globals, free: make(map[uint64][]*cowMemory)}
+	snap := &snapshot{globals: globals, free: make(map[uint64][]*cowMemory), nanotime: clock.nanotime()}
 	for _, g := range globals {
 		snap.values = append(snap.values, mod.ExportedGlobal(g.ExportName()).Get())
 	}
@@ -328,12 +348,18 @@ func (s *snapshot) release(m *cowMemory) {
 // keep their mappings, which stay valid after the fd is closed.
 func (s *snapshot) close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.closed = true
-	for _, si := range s.idle {
+	idle := s.idle
+	s.idle = nil
+	s.mu.Unlock()
+	// Without the lock: closing a module frees its memory, which comes
+	// back through release and takes the lock. Once closed, release unmaps
+	// instead of keeping.
+	for _, si := range idle {
 		si.mod.Close(context.Background())
 	}
-	s.idle = nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for size, list := range s.free {
 		for _, m := range list {
 			syscall.Munmap(m.buf)
