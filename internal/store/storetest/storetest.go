@@ -197,7 +197,7 @@ func testLimits(t *testing.T, ctx context.Context, b store.Backend, _ *Clock) {
 	}
 }
 
-func errOnly(_ []byte, err error) error               { return err }
+func errOnly(_ []byte, err error) error             { return err }
 func listErr(_ [][]byte, _ []byte, err error) error { return err }
 
 func testTTL(t *testing.T, ctx context.Context, b store.Backend, clock *Clock) {
