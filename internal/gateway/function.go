@@ -33,8 +33,7 @@ var (
 // it has ended before the handler returns.
 type invocation struct {
 	inv     Invocation
-	stop    context.CancelFunc // stops the instance
-	done    <-chan struct{}    // closed when the instance has ended
+	done    <-chan struct{} // closed when the instance has ended
 	timeout time.Duration
 
 	finished bool
@@ -84,7 +83,7 @@ func doneChan(inv Invocation) <-chan struct{} {
 // kill stops the instance now.
 func (c *invocation) kill() {
 	c.stopped = true
-	c.stop()
+	c.inv.Stop()
 }
 
 // failed reports whether the function itself failed (trap, non-zero exit,
@@ -100,16 +99,15 @@ func (c *invocation) failed() error {
 // HTTP/1.1 on its conn 1 (see the package doc).
 func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *requestLog) {
 	// The instance lives in the request's context: when the client goes away
-	// the runtime stops it. stop is how we stop it ourselves.
-	ctx, stop := context.WithCancel(r.Context())
-	defer stop()
-	inv, err := g.spawner.Spawn(ctx, rt.function)
+	// the runtime stops it. inv.Stop is how we stop it ourselves.
+	inv, err := g.spawner.Spawn(r.Context(), rt.function)
 	if err != nil {
 		rl.errorf("could not start: %v", err)
 		writeError(w, spawnStatus(err))
 		return
 	}
-	c := &invocation{inv: inv, stop: stop, done: doneChan(inv), timeout: g.ExitTimeout}
+	defer inv.Stop()
+	c := &invocation{inv: inv, done: doneChan(inv), timeout: g.ExitTimeout}
 
 	rc := http.NewResponseController(w)
 	up := &upload{done: make(chan struct{})}
@@ -294,6 +292,9 @@ func abort(rc *http.ResponseController) {
 // (1xx) responses such as 100 Continue, which the client does not expect from
 // us: the gateway already handled Expect itself.
 func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
+	if resp, ok := fastResponse(br, r); ok {
+		return resp, nil
+	}
 	for range 10 {
 		resp, err := http.ReadResponse(br, r)
 		if err != nil {

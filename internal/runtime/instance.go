@@ -40,8 +40,10 @@ var errStopped = errors.New("stopped")
 // run instantiates fn with conn 1 wired to parent and runs its _start to the
 // end. When it returns, every conn of the instance is closed and every child
 // has ended.
-func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (err error) {
-	ctx, cancel := context.WithCancel(ctx)
+//
+// ctx must be the instance's own: cancel ends it, and run cancels it on the
+// way out so that its children end with it.
+func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint) (err error) {
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
 	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
 	inst.mb.Add(parent) // id 1
@@ -119,7 +121,8 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	return inst.startChild(func(theirs *bus.Endpoint) {
 		inst.rt.pool.run(func() {
 			defer inst.childDone()
-			if err := inst.rt.run(inst.ctx, fn, theirs); err != nil && inst.ctx.Err() == nil {
+			ctx, cancel := context.WithCancel(inst.ctx)
+			if err := inst.rt.run(ctx, cancel, fn, theirs); err != nil && inst.ctx.Err() == nil {
 				fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
 			}
 		})
