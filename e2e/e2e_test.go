@@ -84,11 +84,12 @@ func (s *server) waitFor(re *regexp.Regexp, timeout time.Duration) []string {
 
 var listening = regexp.MustCompile(`HTTP gateway listening on port (\d+)`)
 
-// start runs `embly run` in dir and waits until its gateway listens.
-func start(t *testing.T, dir string) *server {
+// start runs `embly run` in dir, with extra flags, and waits until its
+// gateway listens.
+func start(t *testing.T, dir string, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, seen: make(chan struct{}), done: make(chan struct{})}
-	s.cmd = exec.Command(emblyBin, "run", "--dir", dir)
+	s.cmd = exec.Command(emblyBin, append([]string{"run", "--dir", dir}, extra...)...)
 	s.cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-modcacherw")
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw

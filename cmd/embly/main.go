@@ -76,6 +76,7 @@ stops accepting requests and lets the ones in flight finish.`,
 	}
 	cmd.Flags().StringVarP(&opts.Dir, "dir", "d", ".", "project directory (holding embly.hcl)")
 	cmd.Flags().StringVar(&opts.Host, "host", "127.0.0.1", "address gateways listen on (0.0.0.0 for every interface)")
+	cmd.Flags().StringVar(&opts.Store, "store", "", "where the databases live: postgres://USER:PASSWORD@HOST:PORT/DB, or sqlite[:PATH] (default: embly.hcl's store, else .embly/store.db)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for performance work)")
 	cmd.Flags().MarkHidden("cpuprofile")
 	return cmd

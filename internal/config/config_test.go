@@ -334,7 +334,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "top-level attribute",
 			src:  "port = 8080\n",
-			want: []string{`embly.hcl:1:1: error: unexpected attribute "port"; the top level of embly.hcl holds only blocks (function, files, gateway, database, dependencies)`},
+			want: []string{`embly.hcl:1:1: error: unexpected attribute "port"; the top level of embly.hcl holds blocks (function, files, gateway, database, dependencies) and the attribute "store"`},
 		},
 		{
 			name: "typo in function reference",
@@ -501,6 +501,31 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`embly.hcl:1:10: error: unknown database type "kvv"; valid types are "kv" and "vinyl"; did you mean "kv"?`},
 		},
 		{
+			name: "kv database with settings",
+			src:  "database \"kv\" \"cache\" {\n  ttl = 5\n}\n",
+			want: []string{`embly.hcl:2:3: error: database "kv" "cache" has no attribute "ttl"`},
+		},
+		{
+			name: "store that is not a URL",
+			src:  "store = \"mysql://localhost/x\"\n",
+			want: []string{`embly.hcl:1:9: error: store must start with postgres:// (PostgreSQL) or sqlite: (the default, a file under .embly/), like "postgres://user:password@localhost:5432/embly"`},
+		},
+		{
+			name: "store with a bad port",
+			src:  "store = \"postgres://localhost:port/x\"\n",
+			want: []string{`embly.hcl:1:9: error: store is not a valid URL (invalid port ":port" after host); write it like "postgres://user:password@localhost:5432/embly"`},
+		},
+		{
+			name: "store that is not a string",
+			src:  "store = 5\n",
+			want: []string{`embly.hcl:1:9: error: store must be a string, not number`},
+		},
+		{
+			name: "misspelt store",
+			src:  "stor = \"sqlite\"\n",
+			want: []string{`embly.hcl:1:1: error: unexpected attribute "stor"; the top level of embly.hcl holds blocks (function, files, gateway, database, dependencies) and the attribute "store"; did you mean "store"?`},
+		},
+		{
 			name: "invalid name",
 			src:  "files \"my files\" { path = \"public\" }\n",
 			want: []string{`embly.hcl:1:7: error: files name "my files" is not valid; use letters, digits, underscores and dashes, starting with a letter`},
@@ -651,6 +676,21 @@ func TestLoadMissingFile(t *testing.T) {
 	want := "error: no embly.hcl in " + dir + "; create one or run `embly new NAME`"
 	if err.Error() != want {
 		t.Errorf("got %q\nwant %q", err, want)
+	}
+}
+
+func TestStore(t *testing.T) {
+	for _, src := range []string{"", `store = "sqlite"`, `store = "sqlite:data/my.db"`, `store = "postgres://u:p@127.0.0.1:5432/embly?sslmode=disable"`} {
+		p, err := Parse(FileName, []byte(src+"\n"), t.TempDir())
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if want := strings.TrimSuffix(strings.TrimPrefix(src, `store = "`), `"`); p.Store != want {
+			t.Errorf("%s: Store = %q", src, p.Store)
+		}
+		if src != "" && p.StoreRange.Start.Line != 1 {
+			t.Errorf("%s: StoreRange = %v", src, p.StoreRange)
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/embly/embly/internal/service/outbound"
+	"github.com/embly/embly/internal/store"
 )
 
 // runtimes are the values `runtime` accepts, in the order messages list them.
@@ -33,14 +34,19 @@ var databaseTypes = []string{"kv", "vinyl"}
 var topBlocks = []string{"function", "files", "gateway", "database", "dependencies"}
 
 var (
-	fileSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
-		{Type: "function", LabelNames: []string{"name"}},
-		{Type: "files", LabelNames: []string{"name"}},
-		{Type: "database", LabelNames: []string{"type", "name"}},
-		{Type: "dependencies"},
-		// gateway is missing on purpose: its label is optional, which a
-		// BlockHeaderSchema cannot say, so decodeFile reads those blocks itself.
-	}}
+	fileSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "store"}},
+		Blocks: []hcl.BlockHeaderSchema{
+			{Type: "function", LabelNames: []string{"name"}},
+			{Type: "files", LabelNames: []string{"name"}},
+			{Type: "database", LabelNames: []string{"type", "name"}},
+			{Type: "dependencies"},
+			// gateway is missing on purpose: its label is optional, which a
+			// BlockHeaderSchema cannot say, so decodeFile reads those blocks itself.
+		},
+	}
+	// kvSchema is the body of `database "kv" "NAME" {}`: nothing yet.
+	kvSchema       = &hcl.BodySchema{}
 	functionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "runtime", Required: true},
 		{Name: "path", Required: true},
@@ -94,6 +100,9 @@ func (d *decoder) decodeFile(body *hclsyntax.Body) {
 		return
 	}
 	content := d.content(body, fileSchema, "", body.SrcRange, "gateway")
+	if a := content.Attributes["store"]; a != nil {
+		d.decodeStore(a)
+	}
 	for _, b := range content.Blocks {
 		switch b.Type {
 		case "function":
@@ -170,8 +179,8 @@ func (d *decoder) unknowns(body *hclsyntax.Body, schema *hcl.BodySchema, content
 		case owner == "" && slices.Contains(blockNames, name):
 			msg = fmt.Sprintf("%q is a block, not an attribute; write %s { ... }", name, name)
 		case owner == "":
-			msg = fmt.Sprintf("unexpected attribute %q; the top level of %s holds only blocks (%s)%s",
-				name, FileName, strings.Join(topBlocks, ", "), didYouMean(name, blockNames))
+			msg = fmt.Sprintf("unexpected attribute %q; the top level of %s holds blocks (%s) and the attribute %s%s",
+				name, FileName, strings.Join(topBlocks, ", "), quoteList(attrNames), didYouMean(name, append(blockNames, attrNames...)))
 		default:
 			msg = fmt.Sprintf("%s has no attribute %q", owner, name)
 			if s := suggest(name, unsetAttrs); s != "" {
@@ -324,9 +333,27 @@ func (d *decoder) decodeDatabase(b *hcl.Block) {
 		d.errorf(b.LabelRanges[1], "database %q is declared twice; the first is on line %d", name, first.Range.Start.Line)
 		return
 	}
-	// The body is kept undecoded: its schema belongs to the store, which
-	// reads it when it opens the database.
+	// A kv database takes no settings; a vinyl body is kept undecoded: its
+	// schema belongs to the record store, which reads it when it opens the
+	// database.
+	if typ == "kv" {
+		d.content(b.Body, kvSchema, fmt.Sprintf("database %q %q", typ, name), b.DefRange)
+	}
 	d.project.Databases = append(d.project.Databases, &Database{Type: typ, Name: name, Body: b.Body, Range: b.DefRange})
+}
+
+// decodeStore reads `store = "URL"`, where the project's data lives.
+func (d *decoder) decodeStore(a *hcl.Attribute) {
+	url, ok := d.str(a.Expr, "store")
+	if !ok {
+		return
+	}
+	if _, err := store.ParseURL(url); err != nil {
+		d.errorf(a.Expr.Range(), "store %s", err)
+		return
+	}
+	d.project.Store = url
+	d.project.StoreRange = a.Expr.Range()
 }
 
 func (d *decoder) decodeDependencies(b *hcl.Block) {

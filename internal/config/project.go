@@ -26,6 +26,14 @@ type Project struct {
 	Databases    []*Database
 	Dependencies []*Dependency
 
+	// Store is the top-level `store` attribute: where the databases' data
+	// lives, as a store URL (store.ParseURL accepted it). "" is the
+	// default, SQLite under .embly/. `embly run --store` overrides it.
+	Store string
+	// StoreRange is where Store is written, for errors raised when the
+	// store is opened.
+	StoreRange hcl.Range
+
 	// src and filename are the file as parsed, so Errorf can show source lines.
 	src      []byte
 	filename string
@@ -92,8 +100,9 @@ type Files struct {
 // Ref is how the files block is named in references and logs: "files.NAME".
 func (f *Files) Ref() string { return "files." + f.Name }
 
-// Database is a `database "TYPE" "NAME" { ... }` block. It is parsed and kept
-// for the datastore work; Body holds the block's contents undecoded.
+// Database is a `database "TYPE" "NAME" { ... }` block. A kv database takes
+// no settings; for a vinyl database Body holds the block's contents
+// undecoded, for the record store to read.
 type Database struct {
 	Type  string
 	Name  string

@@ -20,6 +20,9 @@ import (
 	"github.com/embly/embly/internal/gateway"
 	"github.com/embly/embly/internal/runtime"
 	"github.com/embly/embly/internal/service/builtin"
+	"github.com/embly/embly/internal/service/kv"
+	"github.com/embly/embly/internal/store"
+	storebuiltin "github.com/embly/embly/internal/store/builtin"
 )
 
 // Options configure a run.
@@ -33,6 +36,8 @@ type Options struct {
 	Out io.Writer
 	// Ready, if set, is called with each gateway's address once it listens.
 	Ready func(gw *config.Gateway, addr net.Addr)
+	// Store, if set, overrides embly.hcl's store URL (`embly run --store`).
+	Store string
 }
 
 // StateDir is where Embly keeps builds and caches inside a project.
@@ -49,22 +54,32 @@ func Build(ctx context.Context, opts Options) (*config.Project, *runtime.Runtime
 	if err != nil {
 		return nil, nil, err
 	}
+	rt, err := buildProject(ctx, proj, builtin.Options{}, out)
+	if err != nil {
+		return nil, nil, err
+	}
+	return proj, rt, nil
+}
+
+// buildProject builds and compiles every function of proj into a runtime
+// whose host services are services.
+func buildProject(ctx context.Context, proj *config.Project, services builtin.Options, out io.Writer) (*runtime.Runtime, error) {
 	rt, err := runtime.New(ctx, runtime.Options{
 		CacheDir: filepath.Join(proj.Dir, StateDir, "cache"),
 		Log:      out,
-		Services: builtin.New(builtin.Options{}),
+		Services: builtin.New(services),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	builder := &build.Builder{Dir: proj.Dir, Out: out}
 	for _, fn := range proj.Functions {
 		if err := buildFunction(ctx, builder, rt, fn, out); err != nil {
 			rt.Close(ctx)
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return proj, rt, nil
+	return rt, nil
 }
 
 func buildFunction(ctx context.Context, b *build.Builder, rt *runtime.Runtime, fn *config.Function, out io.Writer) error {
@@ -96,7 +111,18 @@ func Run(ctx context.Context, opts Options) error {
 	if out == nil {
 		out = io.Discard
 	}
-	proj, rt, err := Build(ctx, opts)
+	proj, err := config.Load(opts.Dir)
+	if err != nil {
+		return err
+	}
+	backend, kvs, err := openStore(ctx, proj, opts.Store, out)
+	if err != nil {
+		return err
+	}
+	if backend != nil {
+		defer backend.Close()
+	}
+	rt, err := buildProject(ctx, proj, builtin.Options{KV: kvs}, out)
 	if err != nil {
 		return err
 	}
@@ -141,6 +167,47 @@ func Run(ctx context.Context, opts Options) error {
 		return nil
 	}
 	return first
+}
+
+// openStore opens the project's store when it declares databases: the
+// backend that flag (else embly.hcl's store) names, and the embly/kv service
+// over it. A project without databases opens nothing (and creates no file).
+func openStore(ctx context.Context, proj *config.Project, flag string, out io.Writer) (store.Backend, *kv.Service, error) {
+	if _, err := store.ParseURL(flag); err != nil {
+		return nil, nil, fmt.Errorf("--store %s", err)
+	}
+	if len(proj.Databases) == 0 {
+		return nil, nil, nil
+	}
+	url := proj.Store
+	if flag != "" {
+		url = flag
+	}
+	loc, _ := store.ParseURL(url) // both were checked
+	if loc.Kind == store.KindSQLite && loc.Path != "" && !filepath.IsAbs(loc.Path) {
+		loc.Path = filepath.Join(proj.Dir, loc.Path)
+	}
+	backend, err := storebuiltin.Open(ctx, loc, store.Options{
+		Dir:     filepath.Join(proj.Dir, StateDir),
+		Project: filepath.Base(proj.Dir),
+	})
+	if err != nil {
+		if flag == "" && proj.Store != "" {
+			return nil, nil, proj.Errorf(proj.StoreRange, "%v", err)
+		}
+		return nil, nil, err
+	}
+	var dbs []kv.Database
+	for _, db := range proj.Databases {
+		dbs = append(dbs, kv.Database{Type: db.Type, Name: db.Name})
+	}
+	svc, err := kv.New(ctx, backend, dbs)
+	if err != nil {
+		backend.Close()
+		return nil, nil, err
+	}
+	fmt.Fprintf(out, "Using store %s\n", loc.Redacted())
+	return backend, svc, nil
 }
 
 // spawner lets the gateway start instances of the runtime's functions.

@@ -328,4 +328,183 @@ static inline int32_t embly_http_respond(int32_t id, int status, const char *con
   return embly_write_all(id, body, len);
 }
 
+/*
+ * Key-value databases: `database "kv" "NAME" {}` in embly.hcl.
+ *
+ * embly_kv_open spawns embly/kv/NAME once; every call after that is one
+ * request and one response on that conn (docs/abi.md, "embly/kv"). Keys and
+ * values are bytes. The helpers return 0, a host errno (EPIPE: the conn
+ * ended), EMBLY_E2BIG (the answer does not fit in the buffer; the conn
+ * stays usable), or one of the EMBLY_KV_* statuses the store answered.
+ */
+#define EMBLY_KV_NOT_FOUND 1001   /* no such key, or it expired */
+#define EMBLY_KV_TOO_LARGE 1002   /* a key, value or page passes its limit */
+#define EMBLY_KV_BAD_REQUEST 1003 /* an empty key, a malformed request */
+#define EMBLY_KV_UNAVAILABLE 1004 /* the store failed; retry later */
+#define EMBLY_KV_MAX_KEY (1u << 10)
+#define EMBLY_KV_MAX_VALUE (1u << 20)
+#define EMBLY_KV_MAX_PAGE 1000u
+
+/* embly_kv_open spawns the service of kv database name (NUL-terminated)
+ * and stores the conn in *db. ENOENT: embly.hcl declares no such kv
+ * database. */
+static inline int32_t embly_kv_open(const char *name, int32_t *db) {
+  char target[128] = "embly/kv/";
+  size_t at = 9;
+  while (*name) {
+    if (at >= sizeof target) return EMBLY_E2BIG;
+    target[at++] = *name++;
+  }
+  return embly_spawn(target, (uint32_t)at, db);
+}
+
+static inline void embly__be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+static inline uint32_t embly__get32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* embly__read_full reads exactly len bytes; EPIPE if the conn ends first. */
+static inline int32_t embly__read_full(int32_t id, void *buf, size_t len) {
+  char *p = (char *)buf;
+  while (len > 0) {
+    uint32_t got = 0;
+    int32_t err = embly_read_some(id, p, len, &got);
+    if (err != 0) return err;
+    if (got == 0) return EMBLY_EPIPE;
+    p += got;
+    len -= got;
+  }
+  return 0;
+}
+
+/* embly__kv_request sends one frame: op, then up to two length-prefixed
+ * fields (a, b), then an 8-byte ttl if has_ttl, then the raw tail. */
+static inline int32_t embly__kv_request(int32_t db, uint8_t op, uint32_t limit, int has_limit,
+                                        const void *a, size_t a_len, int has_b, const void *b, size_t b_len,
+                                        int has_ttl, uint64_t ttl_ms, const void *tail, size_t tail_len) {
+  uint8_t head[32];
+  size_t n = 4 + 1 + (has_limit ? 4 : 0) + 4 + a_len + (has_b ? 4 + b_len : 0) + (has_ttl ? 8 : 0) + tail_len;
+  embly__be32(head, (uint32_t)(n - 4));
+  head[4] = op;
+  size_t at = 5;
+  if (has_limit) { embly__be32(head + at, limit); at += 4; }
+  embly__be32(head + at, (uint32_t)a_len);
+  at += 4;
+  int32_t err = embly_write_all(db, head, at);
+  if (err == 0) err = embly_write_all(db, a, a_len);
+  if (err == 0 && has_b) {
+    embly__be32(head, (uint32_t)b_len);
+    err = embly_write_all(db, head, 4);
+    if (err == 0) err = embly_write_all(db, b, b_len);
+  }
+  if (err == 0 && has_ttl) {
+    for (int i = 0; i < 8; i++) head[i] = (uint8_t)(ttl_ms >> (56 - 8 * i));
+    err = embly_write_all(db, head, 8);
+  }
+  if (err == 0 && tail_len > 0) err = embly_write_all(db, tail, tail_len);
+  return err;
+}
+
+/* embly__kv_response reads one response frame: its payload into buf (the
+ * value, the page, or the store's message on an error status) and its
+ * length into *len. A payload larger than cap is read and dropped, so the
+ * next request still works, and the result is EMBLY_E2BIG. */
+static inline int32_t embly__kv_response(int32_t db, void *buf, size_t cap, size_t *len) {
+  uint8_t head[5];
+  if (len) *len = 0;
+  int32_t err = embly__read_full(db, head, 5);
+  if (err != 0) return err;
+  uint32_t n = embly__get32(head);
+  if (n == 0) return EMBLY_EPIPE;
+  size_t payload = n - 1;
+  size_t keep = payload <= cap ? payload : 0;
+  if (keep > 0 && (err = embly__read_full(db, buf, keep)) != 0) return err;
+  for (size_t left = payload - keep; left > 0;) {
+    uint8_t sink[256];
+    size_t k = left < sizeof sink ? left : sizeof sink;
+    if ((err = embly__read_full(db, sink, k)) != 0) return err;
+    left -= k;
+  }
+  if (len) *len = keep;
+  if (head[4] != 0) return 1000 + head[4];
+  return payload > cap ? EMBLY_E2BIG : 0;
+}
+
+/* embly_kv_get reads the value of key into buf (cap bytes) and its length
+ * into *len. EMBLY_KV_NOT_FOUND: no such key. */
+static inline int32_t embly_kv_get(int32_t db, const void *key, size_t key_len, void *buf, size_t cap, size_t *len) {
+  int32_t err = embly__kv_request(db, 1, 0, 0, key, key_len, 0, 0, 0, 0, 0, 0, 0);
+  return err ? err : embly__kv_response(db, buf, cap, len);
+}
+
+/* embly_kv_set stores value under key; ttl_ms > 0 makes it expire. */
+static inline int32_t embly_kv_set(int32_t db, const void *key, size_t key_len, const void *value, size_t value_len, uint64_t ttl_ms) {
+  int32_t err = embly__kv_request(db, 2, 0, 0, key, key_len, 0, 0, 0, 1, ttl_ms, value, value_len);
+  return err ? err : embly__kv_response(db, 0, 0, 0);
+}
+
+/* embly_kv_delete removes key (a missing key is not an error). */
+static inline int32_t embly_kv_delete(int32_t db, const void *key, size_t key_len) {
+  int32_t err = embly__kv_request(db, 3, 0, 0, key, key_len, 0, 0, 0, 0, 0, 0, 0);
+  return err ? err : embly__kv_response(db, 0, 0, 0);
+}
+
+/* embly_kv_list reads a page of up to limit keys (0: 100) that start with
+ * prefix and sort after cursor (cursor_len 0: the first page) into buf; read
+ * it with embly_kv_page_t. A full page of the longest keys takes about
+ * 1 MiB; a buffer of 64 KiB holds 1000 keys of 60 bytes. */
+static inline int32_t embly_kv_list(int32_t db, const void *prefix, size_t prefix_len, const void *cursor, size_t cursor_len,
+                                    uint32_t limit, void *buf, size_t cap, size_t *len) {
+  int32_t err = embly__kv_request(db, 4, limit, 1, prefix, prefix_len, 1, cursor, cursor_len, 0, 0, 0, 0);
+  return err ? err : embly__kv_response(db, buf, cap, len);
+}
+
+/* embly_kv_page_t walks a page from embly_kv_list:
+ *
+ *   embly_kv_page_t pg;
+ *   embly_kv_page_init(&pg, buf, len);
+ *   const void *key; size_t key_len;
+ *   while (embly_kv_page_next(&pg, &key, &key_len)) { ... }
+ *   // then pg.cursor / pg.cursor_len: the next page's cursor; 0 bytes: the last page
+ */
+typedef struct {
+  const uint8_t *p;
+  size_t len, at;
+  uint32_t left;
+  const void *cursor;
+  size_t cursor_len;
+} embly_kv_page_t;
+
+static inline void embly_kv_page_init(embly_kv_page_t *pg, const void *buf, size_t len) {
+  pg->p = (const uint8_t *)buf;
+  pg->len = len;
+  pg->at = 4;
+  pg->left = len >= 4 ? embly__get32(pg->p) : 0;
+  pg->cursor = 0;
+  pg->cursor_len = 0;
+  if (pg->left == 0 && len >= 4) {
+    pg->cursor = pg->p + 4;
+    pg->cursor_len = len - 4;
+  }
+}
+
+/* embly_kv_page_next stores the next key and returns 1, or returns 0 when
+ * the page is done (and sets the cursor). */
+static inline int embly_kv_page_next(embly_kv_page_t *pg, const void **key, size_t *key_len) {
+  if (pg->left == 0 || pg->at + 4 > pg->len) return 0;
+  uint32_t n = embly__get32(pg->p + pg->at);
+  if (pg->at + 4 + n > pg->len) return 0;
+  *key = pg->p + pg->at + 4;
+  *key_len = n;
+  pg->at += 4 + n;
+  if (--pg->left == 0) {
+    pg->cursor = pg->p + pg->at;
+    pg->cursor_len = pg->len - pg->at;
+  }
+  return 1;
+}
+
 #endif /* EMBLY_H */

@@ -100,3 +100,20 @@ func ExampleHTTPClient() {
 	defer resp.Body.Close()
 	io.Copy(io.Discard, resp.Body)
 }
+
+// A key-value database declared in embly.hcl as database "kv" "cache" {}.
+func ExampleKV() {
+	cache := embly.KV("cache")
+	embly.HandleHTTP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := cache.Get("greeting")
+		if errors.Is(err, embly.ErrNotFound) {
+			v = []byte("Hello World")
+			err = cache.SetTTL("greeting", v, time.Hour)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Write(v)
+	}))
+}

@@ -20,6 +20,8 @@ type fakeSys struct {
 	targets map[string]bool
 	// refuse makes _spawn of a target fail with the errno.
 	refuse map[string]Errno
+	// spawned maps each spawned conn to its target.
+	spawned map[int32]string
 	// peer is called when _events would block. It returns false when the
 	// peers have nothing more to do: a deadlock in the guest.
 	peer func(f *fakeSys) bool
@@ -174,6 +176,10 @@ func (f *fakeSys) spawn(target string) (int32, Errno) {
 	id := f.next
 	f.next++
 	f.conns[id] = &fakeConn{}
+	if f.spawned == nil {
+		f.spawned = map[int32]string{}
+	}
+	f.spawned[id] = target
 	return id, 0
 }
 

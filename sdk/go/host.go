@@ -57,9 +57,12 @@ type host struct {
 	ids     []int32 // _events scratch
 	chunk   []byte  // stash read scratch
 	backoff time.Duration
-	others  func() bool
-	sleep   func(time.Duration)
-	now     func() time.Time
+	// gen counts invocations (resets): a conn kept across calls, like a
+	// KVStore's, belongs to the invocation that spawned it.
+	gen    uint64
+	others func() bool
+	sleep  func(time.Duration)
+	now    func() time.Time
 }
 
 // connState is what the host remembers about one conn.
@@ -93,6 +96,14 @@ func (h *host) reset() {
 	defer h.mu.Unlock()
 	clear(h.conns)
 	h.backoff = minBackoff
+	h.gen++
+}
+
+// generation returns the current invocation's number.
+func (h *host) generation() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.gen
 }
 
 // defaultHost is the instance this program runs in. There is exactly one per

@@ -4,6 +4,7 @@ package builtin
 
 import (
 	"github.com/embly/embly/internal/service"
+	"github.com/embly/embly/internal/service/kv"
 	"github.com/embly/embly/internal/service/outbound"
 )
 
@@ -11,13 +12,20 @@ import (
 type Options struct {
 	// HTTP configures embly/http.
 	HTTP outbound.Options
+	// KV serves embly/kv/NAME: the project's kv databases. Nil when the
+	// project declares none; every embly/kv target is then ENOENT.
+	KV *kv.Service
 }
 
 // New returns a registry holding every built-in service:
 //
-//	embly/http   outbound HTTP, limited by each function's allowed_hosts
+//	embly/http      outbound HTTP, limited by each function's allowed_hosts
+//	embly/kv/NAME   the kv database NAME that embly.hcl declares
 func New(opts Options) *service.Registry {
 	r := service.NewRegistry()
 	r.Register(outbound.Target, outbound.New(opts.HTTP))
+	if opts.KV != nil {
+		r.Register(kv.Prefix, opts.KV)
+	}
 	return r
 }
