@@ -102,11 +102,23 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	// The instance lives in the request's context: when the client goes away
 	// the runtime stops it. stop is how we stop it ourselves.
 	ctx, stop := context.WithCancel(r.Context())
+	if rt.timeout > 0 {
+		ctx, stop = context.WithTimeout(r.Context(), rt.timeout)
+	}
 	defer stop()
+	if r.ContentLength > rt.maxBody {
+		rl.errorf("request body of %d bytes is larger than max_body (%d bytes)", r.ContentLength, rt.maxBody)
+		writeError(w, http.StatusRequestEntityTooLarge)
+		return
+	}
 	inv, err := g.spawner.Spawn(ctx, rt.function)
 	if err != nil {
 		rl.errorf("could not start: %v", err)
-		writeError(w, spawnStatus(err))
+		code := spawnStatus(err)
+		if code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", RetryAfter)
+		}
+		writeError(w, code)
 		return
 	}
 	c := &invocation{inv: inv, stop: stop, done: doneChan(inv), timeout: g.ExitTimeout}
@@ -114,6 +126,11 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	rc := http.NewResponseController(w)
 	up := &upload{done: make(chan struct{})}
 	if hasBody(r) {
+		if r.ContentLength < 0 {
+			// A body of unknown length is cut at max_body; the
+			// function sees a chunked body without its last chunk.
+			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
+		}
 		// Without full duplex, net/http's HTTP/1 server would stop the
 		// request body once the response starts; a function may stream
 		// both at once.
@@ -123,7 +140,11 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 			// Errors here are the function leaving early or the client's
 			// upload failing; both show up on the response side, or do
 			// not matter.
-			_ = sendRequest(inv, r, &up.complete)
+			var tooLarge *http.MaxBytesError
+			if err := sendRequest(inv, r, &up.complete); errors.As(err, &tooLarge) {
+				up.tooLarge.Store(true)
+				stop() // the answer is 413, whatever the function says
+			}
 			_ = inv.CloseWrite()
 		}()
 	} else {
@@ -149,6 +170,10 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	if err != nil {
 		c.finish()
 		switch {
+		case up.tooLarge.Load():
+			rl.errorf("request body is larger than max_body (%d bytes)", rt.maxBody)
+			up.closeIfIncomplete(w, r)
+			writeError(w, http.StatusRequestEntityTooLarge)
 		case r.Context().Err() != nil:
 			rl.clientGone(false)
 		case c.failed() != nil:
@@ -179,6 +204,7 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 type upload struct {
 	done     chan struct{}
 	complete atomic.Bool // the body was read to its end, or there is none
+	tooLarge atomic.Bool // the body was cut at max_body
 	closing  bool        // the response closes the connection
 }
 
