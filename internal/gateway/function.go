@@ -142,8 +142,11 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 			// not matter.
 			var tooLarge *http.MaxBytesError
 			if err := sendRequest(inv, r, &up.complete); errors.As(err, &tooLarge) {
+				// The answer is 413, whatever the function says; it
+				// does not get to see the end of its input.
 				up.tooLarge.Store(true)
-				stop() // the answer is 413, whatever the function says
+				stop()
+				return
 			}
 			_ = inv.CloseWrite()
 		}()
@@ -176,6 +179,10 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 			writeError(w, http.StatusRequestEntityTooLarge)
 		case r.Context().Err() != nil:
 			rl.clientGone(false)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			rl.errorf("no response within the route's timeout of %s", rt.timeout)
+			up.closeIfIncomplete(w, r)
+			writeError(w, http.StatusGatewayTimeout)
 		case c.failed() != nil:
 			rl.errorf("%v", c.failed())
 			up.closeIfIncomplete(w, r)

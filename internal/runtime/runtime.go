@@ -33,10 +33,13 @@ const (
 	// not hold a CPU for long. Time blocked waiting does not count.
 	DefaultCPUBudget = 30 * time.Second
 	// DefaultMaxDescendants is how many instances may live below one
-	// invocation, children of children included. max_children bounds one
-	// instance's children; without this, a function that spawns itself
-	// would grow a tree of max_children to the power of its depth.
-	DefaultMaxDescendants = 10000
+	// invocation, children of children included (or MaxChildren, when that
+	// is larger). max_children bounds one instance's children; without
+	// this, a function that spawns itself would grow a tree of
+	// max_children to the power of its depth. 2048 leaves room for a
+	// 1000-way fan-out whose workers spawn once more, and bounds what one
+	// request can hold (each live C instance costs the host about 130 KiB).
+	DefaultMaxDescendants = 2048
 )
 
 // Options configure a Runtime. The zero value is usable.
@@ -149,7 +152,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		opts.CPUBudget = DefaultCPUBudget
 	}
 	if opts.MaxDescendants <= 0 {
-		opts.MaxDescendants = DefaultMaxDescendants
+		opts.MaxDescendants = max(DefaultMaxDescendants, opts.MaxChildren)
 	}
 	log := opts.Log
 	if log == nil {
