@@ -36,7 +36,7 @@ func FuzzHostCalls(f *testing.F) {
 		{1, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0, 0x10, 0, 0, 0, 0, 0, 0, 0}, // _write past the end
 		{2, 0, 0, 0, 0, 13, 0, 0, 0, 0, 0, 1, 0},                           // _spawn from address 0
 		{3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 4, 0, 0, 0, 0, 0, 2, 0},    // _events poll
-		{4, 1, 0, 0, 0},                     // _close(1)
+		{4, 1, 0, 0, 0}, // _close(1)
 		{5, 0, 0, 1, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0, 0, 3, 0}, // poll_oneoff of one zeroed subscription
 		{6, 0, 0, 1, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, // memory write, then
 		{5, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0},
