@@ -110,7 +110,10 @@ type fakeInvocation struct {
 	*end
 	done chan struct{}
 	err  error
+	stop context.CancelFunc
 }
+
+func (i *fakeInvocation) Stop() { i.stop() }
 
 func (i *fakeInvocation) Wait() error {
 	<-i.done
@@ -137,7 +140,8 @@ func (s *fakeSpawner) Spawn(ctx context.Context, name string) (Invocation, error
 	}
 	a, b := newPipe(testWindow), newPipe(testWindow)
 	gw, theirs := &end{in: a, out: b}, &end{in: b, out: a}
-	inv := &fakeInvocation{end: gw, done: make(chan struct{})}
+	ctx, stop := context.WithCancel(ctx)
+	inv := &fakeInvocation{end: gw, done: make(chan struct{}), stop: stop}
 	s.mu.Lock()
 	s.live++
 	s.mu.Unlock()
@@ -146,6 +150,7 @@ func (s *fakeSpawner) Spawn(ctx context.Context, name string) (Invocation, error
 	go func() {
 		err := fn(ctx, theirs)
 		unwatch()
+		defer stop()
 		theirs.Close()
 		if err == nil && ctx.Err() != nil {
 			err = fmt.Errorf("function %q stopped: %w", name, ctx.Err())

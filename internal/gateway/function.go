@@ -33,8 +33,7 @@ var (
 // it has ended before the handler returns.
 type invocation struct {
 	inv     Invocation
-	stop    context.CancelFunc // stops the instance
-	done    <-chan struct{}    // closed when the instance has ended
+	done    <-chan struct{} // closed when the instance has ended
 	timeout time.Duration
 
 	finished bool
@@ -84,7 +83,7 @@ func doneChan(inv Invocation) <-chan struct{} {
 // kill stops the instance now.
 func (c *invocation) kill() {
 	c.stopped = true
-	c.stop()
+	c.inv.Stop()
 }
 
 // failed reports whether the function itself failed (trap, non-zero exit,
@@ -100,16 +99,18 @@ func (c *invocation) failed() error {
 // HTTP/1.1 on its conn 1 (see the package doc).
 func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *requestLog) {
 	// The instance lives in the request's context: when the client goes away
-	// the runtime stops it. stop is how we stop it ourselves.
-	ctx, stop := context.WithCancel(r.Context())
-	if rt.timeout > 0 {
-		ctx, stop = context.WithTimeout(r.Context(), rt.timeout)
-	}
-	defer stop()
+	// the runtime stops it. inv.Stop is how we stop it ourselves. A route
+	// with a timeout gives it a context of its own.
 	if r.ContentLength > rt.maxBody {
 		rl.errorf("request body of %d bytes is larger than max_body (%d bytes)", r.ContentLength, rt.maxBody)
 		writeError(w, http.StatusRequestEntityTooLarge)
 		return
+	}
+	ctx := r.Context()
+	if rt.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.timeout)
+		defer cancel()
 	}
 	inv, err := g.spawner.Spawn(ctx, rt.function)
 	if err != nil {
@@ -121,7 +122,8 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		writeError(w, code)
 		return
 	}
-	c := &invocation{inv: inv, stop: stop, done: doneChan(inv), timeout: g.ExitTimeout}
+	defer inv.Stop()
+	c := &invocation{inv: inv, done: doneChan(inv), timeout: g.ExitTimeout}
 
 	rc := http.NewResponseController(w)
 	up := &upload{done: make(chan struct{})}
@@ -145,7 +147,7 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 				// The answer is 413, whatever the function says; it
 				// does not get to see the end of its input.
 				up.tooLarge.Store(true)
-				stop()
+				inv.Stop()
 				return
 			}
 			_ = inv.CloseWrite()
@@ -327,6 +329,9 @@ func abort(rc *http.ResponseController) {
 // (1xx) responses such as 100 Continue, which the client does not expect from
 // us: the gateway already handled Expect itself.
 func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
+	if resp, ok := fastResponse(br, r); ok {
+		return resp, nil
+	}
 	for range 10 {
 		resp, err := http.ReadResponse(br, r)
 		if err != nil {

@@ -16,6 +16,8 @@ type Invocation interface {
 	CloseWrite() error
 	// Close releases the conn entirely; the function's further writes fail with EPIPE.
 	Close() error
+	// Stop ends the instance now if it is still running.
+	Stop()
 	// Wait blocks until the instance has ended. It returns nil when the function
 	// returned from _start or called proc_exit(0), and an error naming the trap or
 	// exit code otherwise.
@@ -24,7 +26,8 @@ type Invocation interface {
 
 // Spawner starts fresh instances of the project's functions.
 type Spawner interface {
-	// Spawn starts a fresh instance of the named function. Cancelling ctx stops it.
+	// Spawn starts a fresh instance of the named function. Cancelling ctx,
+	// or calling the invocation's Stop, stops it.
 	Spawn(ctx context.Context, function string) (Invocation, error)
 }
 

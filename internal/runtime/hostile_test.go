@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -108,7 +109,15 @@ func TestCPUBudget(t *testing.T) {
 	compileWith(t, r, "sleeper", "sleeper", FunctionOptions{CPUBudget: 100 * time.Millisecond})
 
 	start := time.Now()
-	_, err := call(t, r, "spin", nil)
+	inv, err := r.Spawn(context.Background(), "spin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The budget ends the invocation, conn 1 with it: reading it fails
+	// with the invocation's context.
+	io.Copy(io.Discard, inv)
+	err = inv.Wait()
+	inv.Close()
 	took := time.Since(start)
 	if !errors.Is(err, ErrCPUBudget) {
 		t.Fatalf("spin: err = %v, want ErrCPUBudget", err)

@@ -46,8 +46,10 @@ var errStopped = errors.New("stopped")
 // run instantiates fn with conn 1 wired to parent and runs its _start to the
 // end. When it returns, every conn of the instance is closed and every child
 // has ended.
-func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (err error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+//
+// ctx must be the instance's own: cancel ends it, and run cancels it on the
+// way out so that its children end with it.
+func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint) (err error) {
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
 	inst.tree = &inst.descendants
 	if p := instanceFrom(ctx); p != nil {
@@ -57,9 +59,11 @@ func (r *Runtime) run(ctx context.Context, fn *function, parent *bus.Endpoint) (
 	inst.mb.Add(parent) // id 1
 	inst.budget = startBudget(fn.opts.CPUBudget, cancel)
 	defer func() {
-		inst.budget.stop()
+		if inst.budget.stop() {
+			err = fmt.Errorf("function %q stopped: %w", fn.name, inst.budget.err())
+		}
 		inst.mb.Close()
-		cancel(nil) // children end with their parent
+		cancel() // children end with their parent
 		inst.children.Wait()
 	}()
 
@@ -136,7 +140,8 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 		inst.rt.pool.run(func() {
 			defer inst.childDone()
 			defer fn.release()
-			if err := inst.rt.run(inst.ctx, fn, theirs); err != nil && inst.ctx.Err() == nil {
+			ctx, cancel := context.WithCancel(inst.ctx)
+			if err := inst.rt.run(ctx, cancel, fn, theirs); err != nil && inst.ctx.Err() == nil {
 				fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
 			}
 		})

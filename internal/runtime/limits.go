@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -52,22 +53,27 @@ func (e *budgetError) Is(target error) bool { return target == ErrCPUBudget }
 // waits (_events with a timeout, poll_oneoff): a timer runs while guest code
 // may run and is paused around those waits. When it fires it cancels the
 // instance's context, which stops the guest wherever it is (wazero's
-// WithCloseOnContextDone checks the context in loops and calls).
+// WithCloseOnContextDone checks the context in loops and calls), and run
+// reports ErrCPUBudget rather than a plain cancellation.
 //
 // pause and resume are called only from the instance's goroutine; the
-// timer's function runs on its own, and only cancels.
+// timer's function runs on its own, and only marks the budget and cancels.
 type budget struct {
 	timer   *time.Timer
+	total   time.Duration
 	left    time.Duration // budget left when the timer last started
 	since   time.Time     // when it last started
 	running bool
+	fired   atomic.Bool
 }
 
 // startBudget starts a budget of d that calls stop when it runs out.
-func startBudget(d time.Duration, stop context.CancelCauseFunc) *budget {
-	b := &budget{left: d, since: time.Now(), running: true}
-	cause := &budgetError{budget: d}
-	b.timer = time.AfterFunc(d, func() { stop(cause) })
+func startBudget(d time.Duration, stop context.CancelFunc) *budget {
+	b := &budget{total: d, left: d, since: time.Now(), running: true}
+	b.timer = time.AfterFunc(d, func() {
+		b.fired.Store(true)
+		stop()
+	})
 	return b
 }
 
@@ -94,12 +100,18 @@ func (b *budget) resume() {
 	b.timer.Reset(max(b.left, 0))
 }
 
-// stop releases the timer once the instance has ended.
-func (b *budget) stop() {
-	if b != nil {
-		b.timer.Stop()
+// stop releases the timer once the instance has ended, and reports whether
+// the budget ran out (and so ended it).
+func (b *budget) stop() bool {
+	if b == nil {
+		return false
 	}
+	b.timer.Stop()
+	return b.fired.Load()
 }
+
+// err is the error of an instance whose budget ran out.
+func (b *budget) err() error { return &budgetError{budget: b.total} }
 
 // limitedAllocator hands out linear memories of at most limit bytes: past
 // it, memory.grow returns -1 inside the guest, and the guest decides what

@@ -294,7 +294,12 @@ type Invocation struct {
 	*bus.Conn
 	done chan struct{}
 	err  error
+	stop context.CancelFunc
 }
+
+// Stop ends the instance now, if it is still running; Wait then reports
+// that it was stopped.
+func (inv *Invocation) Stop() { inv.stop() }
 
 // Wait blocks until the instance has ended and its children are gone. It
 // returns nil when _start returned or the function called proc_exit(0).
@@ -322,11 +327,12 @@ func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
 	mine, theirs := bus.NewPair(r.opts.Window)
 	mb := bus.NewMailbox()
 	id, _ := mb.Add(mine)
-	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(ctx)
+	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{}), stop: cancel}
 	r.pool.run(func() {
 		defer close(inv.done)
 		defer fn.release()
-		inv.err = r.run(ctx, fn, theirs)
+		inv.err = r.run(ctx, cancel, fn, theirs)
 	})
 	return inv, nil
 }
