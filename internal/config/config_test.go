@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -276,8 +277,38 @@ func TestParseErrors(t *testing.T) {
 		},
 		{
 			name: "unknown attribute without a likely match",
-			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  memory = 64\n}\n",
-			want: []string{`embly.hcl:4:3: error: function "hello" has no attribute "memory"; it takes "runtime", "path", "sources", "reuse", "max_children" and "allowed_hosts"`},
+			src:  "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  colour = 64\n}\n",
+			want: []string{`embly.hcl:4:3: error: function "hello" has no attribute "colour"; it takes "runtime", "path", "sources", "reuse", "max_children", "allowed_hosts", "max_memory", "cpu_budget" and "max_concurrency"`},
+		},
+		{
+			name: "limits",
+			src: "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n" +
+				"  max_memory = \"64 parsecs\"\n  cpu_budget = \"2\"\n  max_concurrency = 1.5\n}\n" +
+				"function \"b\" {\n  runtime = \"go\"\n  path = \"./hello\"\n" +
+				"  max_memory = \"8GiB\"\n  cpu_budget = \"-1s\"\n  max_concurrency = -1\n}\n" +
+				"function \"c\" {\n  runtime = \"go\"\n  path = \"./hello\"\n  max_memory = 1024\n  cpu_budget = 2\n}\n",
+			want: []string{
+				`embly.hcl:4:16: error: function "hello": max_memory "64 parsecs" is not a size: use a whole number and a unit (B, KiB, MiB, GiB, KB, MB, GB); write it like "64MiB"`,
+				`embly.hcl:5:16: error: function "hello": cpu_budget "2" is not a duration; write it like "2s" (units: ms, s, m, h)`,
+				`embly.hcl:6:21: error: function "hello": max_concurrency must be a whole number, not 1.5`,
+				`embly.hcl:11:16: error: function "b": max_memory "8GiB" is out of range; use 64KiB to 4GiB`,
+				`embly.hcl:12:16: error: function "b": cpu_budget "-1s" is out of range; use more than 0s and at most 24h`,
+				`embly.hcl:13:21: error: function "b": max_concurrency -1 is out of range; use 0 to 1048576`,
+				`embly.hcl:18:16: error: function "c": max_memory 1024 is out of range; use 65536 to 4294967296`,
+				`embly.hcl:19:16: error: function "c": cpu_budget must be a string, not number`,
+			},
+		},
+		{
+			name: "route limits",
+			src: fn + "files \"assets\" {\n  path = \".\"\n}\n" +
+				"gateway {\n  type = \"http\"\n  port = 8080\n" +
+				"  route \"/\" {\n    function = \"${function.hello}\"\n    timeout = \"soon\"\n    max_body = \"0B\"\n  }\n" +
+				"  route \"/static\" {\n    files = \"${files.assets}\"\n    timeout = \"1s\"\n  }\n}\n",
+			want: []string{
+				`embly.hcl:13:15: error: route "/": timeout "soon" is not a duration; write it like "30s" (units: ms, s, m, h)`,
+				`embly.hcl:14:16: error: route "/": max_body "0B" is out of range; use 1B to 1024GiB`,
+				`embly.hcl:16:3: error: route "/static" serves files; timeout and max_body apply to function routes only`,
+			},
 		},
 		{
 			name: "reuse not a bool",
@@ -751,5 +782,38 @@ func TestFunctionOptions(t *testing.T) {
 	want := []string{"https://api.example.com", "http://127.0.0.1:8080", "https://*.example.org", "http://[::1]:*"}
 	if !reflect.DeepEqual(fn.AllowedHosts, want) {
 		t.Errorf("allowed_hosts = %q, want %q", fn.AllowedHosts, want)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "hello"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := "function \"hello\" {\n  runtime = \"go\"\n  path = \"./hello\"\n" +
+		"  max_memory = \"64MiB\"\n  cpu_budget = \"1m30s\"\n  max_concurrency = 100\n}\n" +
+		"gateway {\n  type = \"http\"\n  port = 8080\n" +
+		"  route \"/\" {\n    function = \"${function.hello}\"\n    timeout = \"500ms\"\n    max_body = \"10 MB\"\n  }\n}\n"
+	proj, err := Parse("embly.hcl", []byte(src), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := proj.Function("hello")
+	if fn.MaxMemory != 64<<20 || fn.CPUBudget != 90*time.Second || fn.MaxConcurrency != 100 {
+		t.Errorf("max_memory = %d, cpu_budget = %s, max_concurrency = %d", fn.MaxMemory, fn.CPUBudget, fn.MaxConcurrency)
+	}
+	r := proj.Gateways[0].Routes[0]
+	if r.Timeout != 500*time.Millisecond || r.MaxBody != 10e6 {
+		t.Errorf("timeout = %s, max_body = %d", r.Timeout, r.MaxBody)
+	}
+	for in, want := range map[string]int64{"4096": 4096, "1KiB": 1024, "2 GiB": 2 << 30, "3kB": 3000, "7B": 7} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "MiB", "-1MiB", "1.5MiB", "99999999999999999999GiB"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) succeeded", in)
+		}
 	}
 }

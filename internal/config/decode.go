@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -54,6 +55,9 @@ var (
 		{Name: "reuse"},
 		{Name: "max_children"},
 		{Name: "allowed_hosts"},
+		{Name: "max_memory"},
+		{Name: "cpu_budget"},
+		{Name: "max_concurrency"},
 	}}
 	filesSchema   = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "path", Required: true}}}
 	gatewaySchema = &hcl.BodySchema{
@@ -67,6 +71,8 @@ var (
 	routeSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "function"},
 		{Name: "files"},
+		{Name: "timeout"},
+		{Name: "max_body"},
 	}}
 )
 
@@ -274,6 +280,16 @@ func (d *decoder) decodeFunction(b *hcl.Block) {
 	if a := c.Attributes["allowed_hosts"]; a != nil {
 		fn.AllowedHosts = d.allowedHosts(a, owner)
 	}
+	if a := c.Attributes["max_memory"]; a != nil {
+		// One wasm page is the smallest memory; wasm32 addresses 4 GiB.
+		fn.MaxMemory, _ = d.size(a.Expr, owner+": max_memory", `"64MiB"`, 64<<10, 4<<30)
+	}
+	if a := c.Attributes["cpu_budget"]; a != nil {
+		fn.CPUBudget, _ = d.duration(a.Expr, owner+": cpu_budget", `"2s"`)
+	}
+	if a := c.Attributes["max_concurrency"]; a != nil {
+		fn.MaxConcurrency, _ = d.integer(a.Expr, owner+": max_concurrency", "like 100", 0, 1<<20)
+	}
 }
 
 // allowedHosts reads a list of "scheme://host[:port]" entries, pointing at
@@ -458,6 +474,15 @@ func (d *decoder) decodeRoute(b *hcl.Block) *Route {
 	if filesAttr != nil {
 		r.Files, _ = d.reference(filesAttr, kindFiles, owner)
 	}
+	if a := c.Attributes["timeout"]; a != nil {
+		r.Timeout, _ = d.duration(a.Expr, owner+": timeout", `"30s"`)
+	}
+	if a := c.Attributes["max_body"]; a != nil {
+		r.MaxBody, _ = d.size(a.Expr, owner+": max_body", `"10MiB"`, 1, 1<<40)
+	}
+	if filesAttr != nil && (c.Attributes["timeout"] != nil || c.Attributes["max_body"] != nil) {
+		d.errorf(b.DefRange, "%s serves files; timeout and max_body apply to function routes only", owner)
+	}
 	return r
 }
 
@@ -532,6 +557,100 @@ func (d *decoder) integer(expr hcl.Expression, what, example string, lo, hi int6
 	}
 	n, _ := f.Int64()
 	return int(n), true
+}
+
+// sizeUnits are the suffixes size accepts, longest first so "MiB" is not
+// read as "B".
+var sizeUnits = []struct {
+	suffix string
+	bytes  int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
+	{"kB", 1e3}, {"B", 1},
+}
+
+// size reads a byte size in [lo, hi]: a string with a unit ("64MiB",
+// "10MB", "512KiB") or a whole number of bytes. example shows a valid value.
+func (d *decoder) size(expr hcl.Expression, what, example string, lo, hi int64) (int64, bool) {
+	v, diags := expr.Value(nil)
+	if !diags.HasErrors() && !v.IsNull() && v.IsKnown() && v.Type() == cty.Number {
+		n, ok := d.integer(expr, what, "like "+example, lo, hi)
+		return int64(n), ok
+	}
+	text, ok := d.str(expr, what)
+	if !ok {
+		return 0, false
+	}
+	n, err := parseSize(text)
+	if err != nil {
+		d.errorf(expr.Range(), "%s %q is not a size: %v; write it like %s", what, text, err, example)
+		return 0, false
+	}
+	if n < lo || n > hi {
+		d.errorf(expr.Range(), "%s %q is out of range; use %s to %s", what, text, formatSize(lo), formatSize(hi))
+		return 0, false
+	}
+	return n, true
+}
+
+// parseSize reads "64MiB", "10 MB" or "4096" (bytes).
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(rest), u.bytes
+			break
+		}
+	}
+	if s == "" {
+		return 0, errors.New("the number is missing")
+	}
+	n, ok := new(big.Int).SetString(s, 10)
+	if !ok || n.Sign() < 0 {
+		return 0, errors.New("use a whole number and a unit (B, KiB, MiB, GiB, KB, MB, GB)")
+	}
+	n.Mul(n, big.NewInt(mult))
+	if !n.IsInt64() {
+		return 0, errors.New("it is too large")
+	}
+	return n.Int64(), nil
+}
+
+// formatSize writes n in the largest binary unit that divides it.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		bytes  int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.bytes && n%u.bytes == 0 {
+			return fmt.Sprintf("%d%s", n/u.bytes, u.suffix)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
+}
+
+// maxDuration bounds durations in the file: a day is more than any limit
+// needs, and it keeps timer arithmetic far from overflow.
+const maxDuration = 24 * time.Hour
+
+// duration reads a positive duration string like "2s", "500ms" or "1m30s".
+func (d *decoder) duration(expr hcl.Expression, what, example string) (time.Duration, bool) {
+	text, ok := d.str(expr, what)
+	if !ok {
+		return 0, false
+	}
+	v, err := time.ParseDuration(strings.TrimSpace(text))
+	switch {
+	case err != nil:
+		d.errorf(expr.Range(), "%s %q is not a duration; write it like %s (units: ms, s, m, h)", what, text, example)
+		return 0, false
+	case v <= 0 || v > maxDuration:
+		d.errorf(expr.Range(), "%s %q is out of range; use more than 0s and at most 24h", what, text)
+		return 0, false
+	}
+	return v, true
 }
 
 // boolean reads true or false.

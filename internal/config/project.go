@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -59,6 +60,15 @@ type Function struct {
 	// AllowedHosts lists what the function may reach through embly/http:
 	// "scheme://host[:port]" entries, checked when the file is loaded.
 	AllowedHosts []string
+	// MaxMemory caps the linear memory of each instance, in bytes; 0 means
+	// the runtime's default (128 MiB).
+	MaxMemory int64
+	// CPUBudget bounds the time one invocation spends running guest code
+	// (not time blocked waiting); 0 means the runtime's default (30s).
+	CPUBudget time.Duration
+	// MaxConcurrency caps the instances of the function alive at once; past
+	// it a request gets 503 and _spawn EAGAIN. 0 means no limit.
+	MaxConcurrency int
 	// Range is where the block is declared, for diagnostics raised later (build errors).
 	Range hcl.Range
 }
@@ -86,7 +96,13 @@ type Route struct {
 	Prefix   string
 	Function string
 	Files    string
-	Range    hcl.Range
+	// Timeout is the wall-clock limit of a request on a function route; 0
+	// means none.
+	Timeout time.Duration
+	// MaxBody caps a request body on a function route, in bytes; 0 means
+	// the gateway's default (10 MiB).
+	MaxBody int64
+	Range   hcl.Range
 }
 
 // Files is a `files "NAME" { path = ... }` block: static assets.

@@ -93,9 +93,12 @@ func buildFunction(ctx context.Context, b *build.Builder, rt *runtime.Runtime, f
 	}
 	fmt.Fprintf(out, "Compiling %s to a local object file\n", filepath.Base(res.WasmPath))
 	took, err := rt.CompileWith(ctx, fn.Name, wasm, runtime.FunctionOptions{
-		Reuse:        fn.Reuse,
-		MaxChildren:  fn.MaxChildren,
-		AllowedHosts: fn.AllowedHosts,
+		Reuse:          fn.Reuse,
+		MaxChildren:    fn.MaxChildren,
+		AllowedHosts:   fn.AllowedHosts,
+		MaxMemory:      uint64(fn.MaxMemory),
+		CPUBudget:      fn.CPUBudget,
+		MaxConcurrency: fn.MaxConcurrency,
 	})
 	if err != nil {
 		return err

@@ -99,11 +99,27 @@ func (c *invocation) failed() error {
 // HTTP/1.1 on its conn 1 (see the package doc).
 func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *requestLog) {
 	// The instance lives in the request's context: when the client goes away
-	// the runtime stops it. inv.Stop is how we stop it ourselves.
-	inv, err := g.spawner.Spawn(r.Context(), rt.function)
+	// the runtime stops it. inv.Stop is how we stop it ourselves. A route
+	// with a timeout gives it a context of its own.
+	if r.ContentLength > rt.maxBody {
+		rl.errorf("request body of %d bytes is larger than max_body (%d bytes)", r.ContentLength, rt.maxBody)
+		writeError(w, http.StatusRequestEntityTooLarge)
+		return
+	}
+	ctx := r.Context()
+	if rt.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.timeout)
+		defer cancel()
+	}
+	inv, err := g.spawner.Spawn(ctx, rt.function)
 	if err != nil {
 		rl.errorf("could not start: %v", err)
-		writeError(w, spawnStatus(err))
+		code := spawnStatus(err)
+		if code == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", RetryAfter)
+		}
+		writeError(w, code)
 		return
 	}
 	defer inv.Stop()
@@ -112,6 +128,11 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	rc := http.NewResponseController(w)
 	up := &upload{done: make(chan struct{})}
 	if hasBody(r) {
+		if r.ContentLength < 0 {
+			// A body of unknown length is cut at max_body; the
+			// function sees a chunked body without its last chunk.
+			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
+		}
 		// Without full duplex, net/http's HTTP/1 server would stop the
 		// request body once the response starts; a function may stream
 		// both at once.
@@ -121,7 +142,14 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 			// Errors here are the function leaving early or the client's
 			// upload failing; both show up on the response side, or do
 			// not matter.
-			_ = sendRequest(inv, r, &up.complete)
+			var tooLarge *http.MaxBytesError
+			if err := sendRequest(inv, r, &up.complete); errors.As(err, &tooLarge) {
+				// The answer is 413, whatever the function says; it
+				// does not get to see the end of its input.
+				up.tooLarge.Store(true)
+				inv.Stop()
+				return
+			}
 			_ = inv.CloseWrite()
 		}()
 	} else {
@@ -147,8 +175,16 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	if err != nil {
 		c.finish()
 		switch {
+		case up.tooLarge.Load():
+			rl.errorf("request body is larger than max_body (%d bytes)", rt.maxBody)
+			up.closeIfIncomplete(w, r)
+			writeError(w, http.StatusRequestEntityTooLarge)
 		case r.Context().Err() != nil:
 			rl.clientGone(false)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			rl.errorf("no response within the route's timeout of %s", rt.timeout)
+			up.closeIfIncomplete(w, r)
+			writeError(w, http.StatusGatewayTimeout)
 		case c.failed() != nil:
 			rl.errorf("%v", c.failed())
 			up.closeIfIncomplete(w, r)
@@ -177,6 +213,7 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 type upload struct {
 	done     chan struct{}
 	complete atomic.Bool // the body was read to its end, or there is none
+	tooLarge atomic.Bool // the body was cut at max_body
 	closing  bool        // the response closes the connection
 }
 

@@ -40,6 +40,14 @@ const (
 	// response is complete (or rejected) before the gateway stops it, so that
 	// no instance outlives its request by more than this.
 	DefaultExitTimeout = 5 * time.Second
+	// DefaultMaxBody is the largest request body a function route accepts
+	// when its route sets no max_body: 10 MiB, enough for forms and
+	// uploads of documents, small enough that a client cannot keep a
+	// function reading for long. Larger bodies get 413.
+	DefaultMaxBody = 10 << 20
+	// RetryAfter is what a 503 for a function at its max_concurrency tells
+	// clients to wait, in seconds.
+	RetryAfter = "1"
 	// DefaultFilesCacheControl makes browsers and proxies revalidate static
 	// files on every use. Revalidation is one cheap 304 thanks to the ETag, and
 	// files change under `embly dev` all the time; a stale asset costs more
@@ -93,6 +101,10 @@ type route struct {
 	files    *config.Files
 	// subject names the target in the log: `function "function.hello"`.
 	subject string
+	// timeout is the route's wall-clock limit (0: none); maxBody the
+	// largest request body it accepts.
+	timeout time.Duration
+	maxBody int64
 }
 
 // matches reports whether the route serves path, respecting segments: "/api"
@@ -179,7 +191,12 @@ func (g *HTTP) newRoute(r *config.Route, functions map[string]bool, files map[st
 		if !functions[r.Function] {
 			return nil, fmt.Errorf("%s%s: route %q names function %q, which is not declared", at(r.Range), g.name, r.Prefix, r.Function)
 		}
-		return functionRoute(base, r.Function), nil
+		rt := functionRoute(base, r.Function)
+		rt.timeout = r.Timeout
+		if r.MaxBody > 0 {
+			rt.maxBody = r.MaxBody
+		}
+		return rt, nil
 	case r.Files != "":
 		f := files[r.Files]
 		if f == nil {
@@ -192,7 +209,7 @@ func (g *HTTP) newRoute(r *config.Route, functions map[string]bool, files map[st
 
 func functionRoute(base, name string) *route {
 	ref := (&config.Function{Name: name}).Ref()
-	return &route{base: base, function: name, subject: fmt.Sprintf("function %q", ref)}
+	return &route{base: base, function: name, subject: fmt.Sprintf("function %q", ref), maxBody: DefaultMaxBody}
 }
 
 // at formats a source position as a message prefix, or "" when unknown.

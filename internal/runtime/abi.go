@@ -101,7 +101,13 @@ func hostEvents(ctx context.Context, mod api.Module, stack []uint64) {
 	if cap(inst.ids) < capacity {
 		inst.ids = make([]int32, capacity)
 	}
+	if timeout != 0 {
+		// Time spent waiting is not guest code: it does not count
+		// against the CPU budget.
+		inst.budget.pause()
+	}
 	got, err := inst.mb.Events(ctx, eventTimeout(timeout), inst.ids[:capacity])
+	inst.budget.resume()
 	if err != nil {
 		// The instance's context ended while it waited: stop it here
 		// rather than let it run on.

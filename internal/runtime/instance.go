@@ -25,6 +25,12 @@ type instance struct {
 	children sync.WaitGroup
 	live     atomic.Int32 // children still running
 	ids      []int32      // scratch for _events
+	budget   *budget      // CPU budget of this invocation; nil: none
+	// tree counts the live descendants of the invocation this instance
+	// belongs to, against Options.MaxDescendants; the root's own counter
+	// is descendants.
+	tree        *atomic.Int32
+	descendants atomic.Int32
 }
 
 type instanceKey struct{}
@@ -45,9 +51,17 @@ var errStopped = errors.New("stopped")
 // way out so that its children end with it.
 func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint) (err error) {
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
+	inst.tree = &inst.descendants
+	if p := instanceFrom(ctx); p != nil {
+		inst.tree = p.tree
+	}
 	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
 	inst.mb.Add(parent) // id 1
+	inst.budget = startBudget(fn.opts.CPUBudget, cancel)
 	defer func() {
+		if inst.budget.stop() {
+			err = fmt.Errorf("function %q stopped: %w", fn.name, inst.budget.err())
+		}
 		inst.mb.Close()
 		cancel() // children end with their parent
 		inst.children.Wait()
@@ -59,7 +73,7 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		return r.runSnapshot(inst, fn, out)
 	}
 	// The allocator is found through the context at instantiation only.
-	instCtx := experimental.WithMemoryAllocator(inst.ctx, r.mems)
+	instCtx := experimental.WithMemoryAllocator(inst.ctx, fn.alloc)
 	mod, err := r.wz.InstantiateModule(instCtx, fn.compiled, fn.config.WithStdout(out).WithStderr(out))
 	if err != nil {
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
@@ -120,15 +134,24 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	if !inst.reserveChild() {
 		return 0, bus.EAGAIN
 	}
-	return inst.startChild(func(theirs *bus.Endpoint) {
+	if !fn.acquire() {
+		inst.releaseChild()
+		return 0, bus.EAGAIN
+	}
+	id, errno := inst.startChild(func(theirs *bus.Endpoint) {
 		inst.rt.pool.run(func() {
 			defer inst.childDone()
+			defer fn.release()
 			ctx, cancel := context.WithCancel(inst.ctx)
 			if err := inst.rt.run(ctx, cancel, fn, theirs); err != nil && inst.ctx.Err() == nil {
 				fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
 			}
 		})
 	})
+	if errno != bus.ESUCCESS {
+		fn.release()
+	}
+	return id, errno
 }
 
 // spawnService starts a host service as a child of inst. A service counts
@@ -148,7 +171,7 @@ func (inst *instance) spawnService(target string) (int32, bus.Errno) {
 		Log:          newLineWriter(inst.rt.log, "["+inst.fn.name+"]: "),
 	})
 	if err != nil {
-		inst.live.Add(-1)
+		inst.releaseChild()
 		return 0, service.Errno(err)
 	}
 	return inst.startChild(func(theirs *bus.Endpoint) {
@@ -163,13 +186,24 @@ func (inst *instance) spawnService(target string) (int32, bus.Errno) {
 	})
 }
 
-// reserveChild takes one of inst's child slots, if one is left.
+// reserveChild takes one of inst's child slots, and one of its
+// invocation's descendant slots, if both are left.
 func (inst *instance) reserveChild() bool {
 	if int(inst.live.Add(1)) > inst.fn.opts.MaxChildren {
 		inst.live.Add(-1)
 		return false
 	}
+	if int(inst.tree.Add(1)) > inst.rt.opts.MaxDescendants {
+		inst.releaseChild()
+		return false
+	}
 	return true
+}
+
+// releaseChild gives back the slots reserveChild took.
+func (inst *instance) releaseChild() {
+	inst.live.Add(-1)
+	inst.tree.Add(-1)
 }
 
 // startChild makes the conn to a child whose slot is reserved and calls
@@ -179,7 +213,7 @@ func (inst *instance) startChild(start func(theirs *bus.Endpoint)) (int32, bus.E
 	mine, theirs := bus.NewPair(inst.rt.opts.Window)
 	id, errno := inst.mb.Add(mine)
 	if errno != bus.ESUCCESS {
-		inst.live.Add(-1)
+		inst.releaseChild()
 		return 0, errno
 	}
 	inst.children.Add(1)
@@ -187,8 +221,8 @@ func (inst *instance) startChild(start func(theirs *bus.Endpoint)) (int32, bus.E
 	return id, bus.ESUCCESS
 }
 
-// childDone releases the slot of a child that has ended.
+// childDone releases the slots of a child that has ended.
 func (inst *instance) childDone() {
-	inst.live.Add(-1)
+	inst.releaseChild()
 	inst.children.Done()
 }

@@ -11,10 +11,11 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/embly/embly/internal/bus"
 	"github.com/embly/embly/internal/service"
@@ -27,6 +28,18 @@ const (
 	DefaultMaxMemory = 128 << 20
 	// DefaultMaxChildren is how many live children one instance may have.
 	DefaultMaxChildren = 1024
+	// DefaultCPUBudget is how long one invocation may run guest code: long
+	// enough for any real request, short enough that a spinning loop does
+	// not hold a CPU for long. Time blocked waiting does not count.
+	DefaultCPUBudget = 30 * time.Second
+	// DefaultMaxDescendants is how many instances may live below one
+	// invocation, children of children included (or MaxChildren, when that
+	// is larger). max_children bounds one instance's children; without
+	// this, a function that spawns itself would grow a tree of
+	// max_children to the power of its depth. 2048 leaves room for a
+	// 1000-way fan-out whose workers spawn once more, and bounds what one
+	// request can hold (each live C instance costs the host about 130 KiB).
+	DefaultMaxDescendants = 2048
 )
 
 // Options configure a Runtime. The zero value is usable.
@@ -37,8 +50,15 @@ type Options struct {
 	// Log receives what functions write to stdout and stderr, one line at a
 	// time, prefixed with "[NAME]: ". Nil discards it.
 	Log io.Writer
-	// MaxMemory caps each instance's linear memory, in bytes.
+	// MaxMemory caps each instance's linear memory, in bytes, for functions
+	// whose FunctionOptions.MaxMemory is zero.
 	MaxMemory uint32
+	// CPUBudget bounds the time one invocation runs guest code, for
+	// functions whose FunctionOptions.CPUBudget is zero.
+	CPUBudget time.Duration
+	// MaxDescendants caps the live instances (and services) below one
+	// invocation started by Spawn; past it _spawn returns EAGAIN.
+	MaxDescendants int
 	// MaxChildren caps the live children of one instance; past it _spawn
 	// returns EAGAIN.
 	MaxChildren int
@@ -73,6 +93,10 @@ type function struct {
 	// snap, when set, is the state every invocation starts from.
 	snap *snapshot
 	opts FunctionOptions
+	// alloc gives instances memories of at most opts.MaxMemory.
+	alloc experimental.MemoryAllocator
+	// running counts live instances, against opts.MaxConcurrency.
+	running atomic.Int32
 }
 
 // FunctionOptions are the per-function settings of embly.hcl.
@@ -88,6 +112,15 @@ type FunctionOptions struct {
 	// AllowedHosts is the function's allowed_hosts: what the embly/http
 	// service lets it reach. Services receive it in service.Caller.
 	AllowedHosts []string
+	// MaxMemory caps each instance's linear memory, in bytes (at most
+	// 4 GiB); 0 means the runtime's Options.MaxMemory.
+	MaxMemory uint64
+	// CPUBudget bounds the time one invocation runs guest code; 0 means
+	// the runtime's Options.CPUBudget.
+	CPUBudget time.Duration
+	// MaxConcurrency caps the instances of the function alive at once:
+	// past it Spawn returns ErrBusy and _spawn EAGAIN. 0 means no limit.
+	MaxConcurrency int
 }
 
 // reuse reports whether an instance is kept as it was left between
@@ -115,12 +148,20 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 	if opts.Window == 0 {
 		opts.Window = bus.DefaultWindow
 	}
+	if opts.CPUBudget <= 0 {
+		opts.CPUBudget = DefaultCPUBudget
+	}
+	if opts.MaxDescendants <= 0 {
+		opts.MaxDescendants = max(DefaultMaxDescendants, opts.MaxChildren)
+	}
 	log := opts.Log
 	if log == nil {
 		log = io.Discard
 	}
 	cfg := wazero.NewRuntimeConfigCompiler().
-		WithMemoryLimitPages(opts.MaxMemory / 65536).
+		// Each function's max_memory is enforced by its allocator
+		// (limits.go); wazero's limit is one for the whole runtime.
+		WithMemoryLimitPages(wasmMaxPages).
 		// An instance whose request ended (client gone, parent ended) must
 		// stop even inside a loop that never calls the host.
 		WithCloseOnContextDone(true)
@@ -142,7 +183,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		log:       &lockedWriter{w: log},
 		functions: make(map[string]*function),
 	}
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r.wz); err != nil {
+	if err := r.instantiateWASI(ctx); err != nil {
 		r.Close(ctx)
 		return nil, fmt.Errorf("registering WASI: %w", err)
 	}
@@ -176,20 +217,28 @@ func (r *Runtime) CompileWith(ctx context.Context, name string, wasm []byte, opt
 	if opts.MaxChildren <= 0 {
 		opts.MaxChildren = r.opts.MaxChildren
 	}
+	if opts.MaxMemory == 0 {
+		opts.MaxMemory = uint64(r.opts.MaxMemory)
+	}
+	opts.MaxMemory = min(opts.MaxMemory, wasmMaxPages*65536)
+	if opts.CPUBudget <= 0 {
+		opts.CPUBudget = r.opts.CPUBudget
+	}
 	exports, err := wasmfile.FunctionExports(wasm)
 	if err != nil {
 		return 0, fmt.Errorf("compiling function %q: %w", name, err)
 	}
-	fn := &function{name: name, config: r.moduleConfig(name), opts: opts}
+	fn := &function{name: name, config: r.moduleConfig(name), opts: opts,
+		alloc: limitedAllocator{next: r.mems, limit: opts.MaxMemory}}
 	switch {
 	case exports[InitExport] && exports[EntryExport]:
 		fn.entry = EntryExport
-		if fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm, true); err != nil {
+		if fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm, true, opts.MaxMemory); err != nil {
 			return 0, fmt.Errorf("initializing function %q: %w", name, err)
 		}
 	case exports["_start"]:
 		fn.entry = "_start"
-		fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm, false)
+		fn.compiled, fn.snap, err = r.preinitialize(ctx, name, wasm, false, opts.MaxMemory)
 		if err != nil {
 			// A module the snapshot cannot handle still runs, with a new
 			// instance per invocation.
@@ -200,6 +249,10 @@ func (r *Runtime) CompileWith(ctx context.Context, name string, wasm []byte, opt
 	default:
 		return 0, fmt.Errorf("function %q exports neither _start nor %s and %s: build it as a WASI command (a main function)",
 			name, InitExport, EntryExport)
+	}
+	if err := checkMemory(name, fn.compiled.ExportedMemories(), opts.MaxMemory); err != nil {
+		fn.close(ctx)
+		return 0, err
 	}
 	if opts.Reuse && fn.entry != EntryExport {
 		fmt.Fprintf(r.log, "[%s]: reuse = true has no effect: the module is a command, whose _start may run only once per instance; each invocation still starts from a reset instance\n", name)
@@ -268,6 +321,9 @@ func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w %q", ErrNoFunction, name)
 	}
+	if !fn.acquire() {
+		return nil, fmt.Errorf("function %q runs %d instances, its max_concurrency: %w", name, fn.opts.MaxConcurrency, ErrBusy)
+	}
 	mine, theirs := bus.NewPair(r.opts.Window)
 	mb := bus.NewMailbox()
 	id, _ := mb.Add(mine)
@@ -275,6 +331,7 @@ func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
 	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{}), stop: cancel}
 	r.pool.run(func() {
 		defer close(inv.done)
+		defer fn.release()
 		inv.err = r.run(ctx, cancel, fn, theirs)
 	})
 	return inv, nil

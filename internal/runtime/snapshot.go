@@ -43,6 +43,9 @@ type snapshot struct {
 	// nanotime is the guest's monotonic time at the snapshot: every fresh
 	// invocation's clock starts there (clock.go).
 	nanotime int64
+	// limit is the function's max_memory, the size of the memfd and of
+	// every mapping.
+	limit uint64
 	// image is the snapshot's memory, the source of resets (dirty.go), or
 	// of the copy a small memory starts from when pagemap is unavailable.
 	image []byte
@@ -178,7 +181,7 @@ func (s *switchWriter) Write(p []byte) (int, error) {
 // snapshot is the state right after instantiation: data segments applied,
 // globals initialized, so an invocation costs a reset instead of a new
 // instance.
-func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, reactor bool) (wazero.CompiledModule, *snapshot, error) {
+func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, reactor bool, maxMemory uint64) (wazero.CompiledModule, *snapshot, error) {
 	exported, globals, err := wasmfile.ExportGlobals(wasm)
 	if err != nil {
 		return nil, nil, err
@@ -195,7 +198,8 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, r
 	initCtx := context.WithValue(ctx, instanceKey{}, inst)
 	clock := &guestClock{}
 	clock.resume(0)
-	mod, err := r.wz.InstantiateModule(initCtx, compiled,
+	limited := experimental.WithMemoryAllocator(initCtx, limitedAllocator{next: r.mems, limit: maxMemory})
+	mod, err := r.wz.InstantiateModule(limited, compiled,
 		r.moduleConfig(name).WithStdout(out).WithStderr(out).WithNanotime(clock.nanotime, 1))
 	if err != nil {
 		return nil, nil, err
@@ -216,14 +220,14 @@ func (r *Runtime) preinitialize(ctx context.Context, name string, wasm []byte, r
 		}
 	}
 
-	snap := &snapshot{globals: globals, free: make(map[uint64][]*cowMemory), nanotime: clock.nanotime()}
+	snap := &snapshot{globals: globals, free: make(map[uint64][]*cowMemory), nanotime: clock.nanotime(), limit: maxMemory}
 	for _, g := range globals {
 		snap.values = append(snap.values, mod.ExportedGlobal(g.ExportName()).Get())
 	}
 	image, _ := mem.Read(0, mem.Size())
 	snap.size = uint64(len(image))
 	snap.image = append([]byte(nil), image...)
-	if snap.fd, err = memoryImage(name, image, uint64(r.opts.MaxMemory)); err != nil {
+	if snap.fd, err = memoryImage(name, image, maxMemory); err != nil {
 		return nil, nil, err
 	}
 	restored, err := wasmfile.Snapshot(exported, uint32(snap.size/65536))
@@ -291,6 +295,11 @@ func (s *snapshot) restore(mod api.Module) error {
 // mapping of the image. Pages an invocation reads are shared with every other
 // invocation; pages it writes become its own.
 func (s *snapshot) Allocate(_, max uint64) experimental.LinearMemory {
+	// The memfd is as large as the function's max_memory: mapping past it
+	// would fault.
+	if s.limit > 0 {
+		max = min(max, s.limit)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -1,0 +1,158 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// This file holds the limits that contain a hostile function: its memory,
+// its CPU budget, how many of its instances may run at once, and how many
+// instances one invocation may start below it. docs/reliability.md lists
+// the threats they answer and the tests that prove them.
+
+// wasmMaxPages is wasm32's whole address space, 4 GiB. wazero's own limit
+// is set to it, and each function's max_memory is enforced by the memory
+// allocator instead, because wazero's limit is one per runtime.
+const wasmMaxPages = 65536
+
+// ErrCPUBudget is the cause of an instance stopped for running guest code
+// longer than its budget. The error Wait returns wraps it, and says
+// Timeout() so the HTTP gateway answers 504.
+var ErrCPUBudget = errors.New("CPU budget used up")
+
+// ErrBusy is returned by Spawn when the function already runs as many
+// instances as its max_concurrency allows. It wraps syscall.EAGAIN, which
+// the HTTP gateway answers with 503 and Retry-After.
+var ErrBusy = fmt.Errorf("too many instances running: %w", syscall.EAGAIN)
+
+// budgetError is the cause given to an instance's context when its CPU
+// budget runs out.
+type budgetError struct {
+	budget time.Duration
+}
+
+func (e *budgetError) Error() string {
+	return fmt.Sprintf("its CPU budget of %s is used up (raise cpu_budget in embly.hcl if it needs more)", e.budget)
+}
+
+// Timeout reports true: for a client, a blown budget is a timeout (504).
+func (e *budgetError) Timeout() bool { return true }
+
+func (e *budgetError) Is(target error) bool { return target == ErrCPUBudget }
+
+// budget stops an instance that runs guest code longer than its CPU budget.
+// wazero has no CPU accounting, so the budget is wall-clock time on the
+// instance's goroutine minus the time it spends blocked in a host call that
+// waits (_events with a timeout, poll_oneoff): a timer runs while guest code
+// may run and is paused around those waits. When it fires it cancels the
+// instance's context, which stops the guest wherever it is (wazero's
+// WithCloseOnContextDone checks the context in loops and calls), and run
+// reports ErrCPUBudget rather than a plain cancellation.
+//
+// pause and resume are called only from the instance's goroutine; the
+// timer's function runs on its own, and only marks the budget and cancels.
+type budget struct {
+	timer   *time.Timer
+	total   time.Duration
+	left    time.Duration // budget left when the timer last started
+	since   time.Time     // when it last started
+	running bool
+	fired   atomic.Bool
+}
+
+// startBudget starts a budget of d that calls stop when it runs out.
+func startBudget(d time.Duration, stop context.CancelFunc) *budget {
+	b := &budget{total: d, left: d, since: time.Now(), running: true}
+	b.timer = time.AfterFunc(d, func() {
+		b.fired.Store(true)
+		stop()
+	})
+	return b
+}
+
+// pause stops counting: the instance is about to block.
+func (b *budget) pause() {
+	if b == nil || !b.running {
+		return
+	}
+	b.running = false
+	if b.timer.Stop() {
+		b.left -= time.Since(b.since)
+	} else {
+		b.left = 0 // it fired: the instance is being stopped
+	}
+}
+
+// resume counts again: the instance is back from a blocking call.
+func (b *budget) resume() {
+	if b == nil || b.running {
+		return
+	}
+	b.running = true
+	b.since = time.Now()
+	b.timer.Reset(max(b.left, 0))
+}
+
+// stop releases the timer once the instance has ended, and reports whether
+// the budget ran out (and so ended it).
+func (b *budget) stop() bool {
+	if b == nil {
+		return false
+	}
+	b.timer.Stop()
+	return b.fired.Load()
+}
+
+// err is the error of an instance whose budget ran out.
+func (b *budget) err() error { return &budgetError{budget: b.total} }
+
+// limitedAllocator hands out linear memories of at most limit bytes: past
+// it, memory.grow returns -1 inside the guest, and the guest decides what
+// to do (C's malloc returns NULL; Go and Rust abort, which is a trap).
+type limitedAllocator struct {
+	next  experimental.MemoryAllocator
+	limit uint64
+}
+
+// Allocate implements experimental.MemoryAllocator.
+func (a limitedAllocator) Allocate(capacity, maximum uint64) experimental.LinearMemory {
+	// A module whose initial memory exceeds the limit is refused by
+	// CompileWith; cap still wins here, so instantiation never panics.
+	return a.next.Allocate(capacity, max(capacity, min(maximum, a.limit)))
+}
+
+// checkMemory refuses a module whose memory starts larger than limit.
+func checkMemory(name string, mems map[string]api.MemoryDefinition, limit uint64) error {
+	for _, m := range mems {
+		if start := uint64(m.Min()) * 65536; start > limit {
+			return fmt.Errorf("function %q starts with %d MiB of memory, more than its max_memory of %d MiB; raise max_memory in embly.hcl",
+				name, start>>20, limit>>20)
+		}
+	}
+	return nil
+}
+
+// acquire takes one of fn's max_concurrency slots; release gives it back.
+func (fn *function) acquire() bool {
+	if fn.opts.MaxConcurrency <= 0 {
+		return true
+	}
+	if int(fn.running.Add(1)) > fn.opts.MaxConcurrency {
+		fn.running.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (fn *function) release() {
+	if fn.opts.MaxConcurrency > 0 {
+		fn.running.Add(-1)
+	}
+}
