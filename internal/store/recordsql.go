@@ -126,7 +126,8 @@ func (r *SQLRecords) Insert(ctx context.Context, typ string, rec Record) (any, e
 	cols = append(cols, Quote(DataColumn))
 	args = append(args, data)
 	phs = append(phs, r.Dialect.Placeholder(len(args)))
-	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING %s", table, strings.Join(cols, ", "), strings.Join(phs, ", "), Quote(t.PrimaryKey))
+	// Engine.Query scans (key, data) rows: return the key and a NULL.
+	q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) RETURNING %s, NULL", table, strings.Join(cols, ", "), strings.Join(phs, ", "), Quote(t.PrimaryKey))
 	var key any
 	err = r.Write.Query(ctx, q, args, func(k any, _ []byte) error { key = k; return nil })
 	if err != nil {
