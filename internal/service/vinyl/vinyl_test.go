@@ -207,7 +207,9 @@ func TestProtocol(t *testing.T) {
 	}
 	// Protobuf binary in and out.
 	m := dynamicpb.NewMessage(db.Messages["User"])
-	fd := func(n string) protoreflect.FieldDescriptor { return m.Descriptor().Fields().ByName(protoreflect.Name(n)) }
+	fd := func(n string) protoreflect.FieldDescriptor {
+		return m.Descriptor().Fields().ByName(protoreflect.Name(n))
+	}
 	m.Set(fd("username"), protoreflect.ValueOfString("bob"))
 	m.Set(fd("email"), protoreflect.ValueOfString("bob@example.com"))
 	m.Set(fd("age"), protoreflect.ValueOfInt32(20))
