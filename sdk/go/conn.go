@@ -170,6 +170,8 @@ func (e *SpawnError) Error() string {
 		why = fmt.Sprintf("no such function %q in this project", fn)
 	case e.Err == ENOENT && strings.HasPrefix(e.Target, kvTarget):
 		why, _ = kvSpawnReason(e.Target)
+	case e.Err == ENOENT && strings.HasPrefix(e.Target, vinylTarget):
+		why = vinylSpawnReason(e.Target)
 	case e.Err == ENOENT:
 		why = "no such target"
 	case e.Err == EACCES && e.Target == httpTarget:
