@@ -8,11 +8,13 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/embly/embly/internal/bus"
 	"github.com/embly/embly/internal/service"
+	"github.com/embly/embly/internal/wasmfile"
 )
 
 // instance is the host's state for one running wasm instance: its mailbox of
@@ -38,6 +40,17 @@ type instanceKey struct{}
 func instanceFrom(ctx context.Context) *instance {
 	inst, _ := ctx.Value(instanceKey{}).(*instance)
 	return inst
+}
+
+// interruptOnDone sets mod's interrupt global (wasmfile.Interruptible) once
+// ctx ends: the instance traps at its next loop iteration. The returned func
+// stops watching; it reports false when the global may have been set.
+func interruptOnDone(ctx context.Context, mod api.Module) func() bool {
+	g, ok := mod.ExportedGlobal(wasmfile.InterruptExport).(api.MutableGlobal)
+	if !ok {
+		return func() bool { return true }
+	}
+	return context.AfterFunc(ctx, func() { g.Set(1) })
 }
 
 // errStopped ends an instance whose context ended while it waited in a host call.
@@ -79,6 +92,7 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}
 	defer mod.Close(context.Background())
+	defer interruptOnDone(inst.ctx, mod)()
 	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
 	return exitError(ctx, fn.name, err)
 }
@@ -92,10 +106,13 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	}
 	si.out.set(out)
 	si.begin(fn.snap)
+	watching := interruptOnDone(inst.ctx, si.mod)
 	_, err = si.entry.Call(inst.ctx)
+	// An instance whose interrupt may have been set is not kept.
+	untouched := watching()
 	si.clock.pause()
 	si.out.set(nil)
-	fn.snap.put(si, err == nil, fn.reuse())
+	fn.snap.put(si, err == nil && untouched, fn.reuse())
 	return exitError(inst.ctx, fn.name, err)
 }
 

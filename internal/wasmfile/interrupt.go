@@ -1,0 +1,422 @@
+package wasmfile
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// InterruptExport is the name under which Interruptible exports the global
+// that stops an instance.
+const InterruptExport = "embly.interrupt"
+
+const secCode = 10
+
+// Interruptible returns wasm with a check at the head of every loop: a call
+// to a small function it adds, which reads a new mutable i32 global,
+// exported as InterruptExport, and traps (unreachable) when it is not zero.
+// A host stops a running instance, from any goroutine, by setting the global
+// to 1.
+//
+// Why not wazero's own WithCloseOnContextDone: it calls out of the compiled
+// code into Go at every loop iteration to check whether the module was
+// closed, which made Go and Rust functions about twice as slow. A call
+// between wasm functions costs a few nanoseconds. The check is a call rather
+// than an inline global.get because wazero's compiler keeps a global's value
+// in a register along a loop that makes no call, so an inline read would
+// never see the host's write; a function reads the global afresh on entry.
+// Only loops need the check: code without them runs to its end, or recurses
+// until the stack limit traps; blocking host calls watch the instance's
+// context themselves.
+//
+// Modules using instructions this package does not know are refused with
+// ErrUnsupported, so nothing runs that could not be stopped.
+func Interruptible(wasm []byte) ([]byte, error) {
+	secs, err := parse(wasm)
+	if err != nil {
+		return nil, err
+	}
+	funcs, globals, memories, err := importCounts(secs)
+	if err != nil {
+		return nil, err
+	}
+	memories += sectionCount(secs, secMemory)
+	if !hasSection(secs, secCode) {
+		return wasm, nil // no code, no loops
+	}
+
+	// The check's type: () -> (), found or added.
+	typeIndex, ok, err := findEmptyFuncType(secs)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		secs = appendEntry(secs, secType, []byte{0x60, 0x00, 0x00})
+	}
+	// The globals and the function go last in their index spaces.
+	globalIndex := globals + sectionCount(secs, secGlobal)
+	countdownIndex := globalIndex + 1
+	checkIndex := funcs + sectionCount(secs, secFunction)
+	secs = appendEntry(secs, secGlobal, []byte{typeI32, 0x01, 0x41, 0x00, 0x0B}) // mut i32 = i32.const 0
+	countdown := binary.AppendVarint([]byte{typeI32, 0x01, 0x41}, yieldEvery)
+	secs = appendEntry(secs, secGlobal, append(countdown, 0x0B))
+	secs = appendEntry(secs, secFunction, binary.AppendUvarint(nil, uint64(typeIndex)))
+	export := binary.AppendUvarint(nil, uint64(len(InterruptExport)))
+	export = append(export, InterruptExport...)
+	export = append(export, 0x03) // global
+	export = binary.AppendUvarint(export, uint64(globalIndex))
+	secs = appendEntry(secs, secExport, export)
+
+	call := binary.AppendUvarint([]byte{0x10}, uint64(checkIndex))
+	check := checkFunction(globalIndex, countdownIndex, memories > 0)
+	for i := range secs {
+		if secs[i].id != secCode {
+			continue
+		}
+		body, err := instrumentCode(secs[i].body, call)
+		if err != nil {
+			return nil, err
+		}
+		secs[i].body = body
+		break
+	}
+	entry := binary.AppendUvarint(nil, uint64(len(check)))
+	secs = appendEntry(secs, secCode, append(entry, check...))
+	return assemble(secs), nil
+}
+
+const (
+	secType     = 1
+	secFunction = 3
+)
+
+// yieldEvery is how many loop iterations the check lets pass between two
+// calls out of the compiled code. Code compiled by wazero cannot be
+// preempted by the Go scheduler, so a guest spinning in a loop would keep
+// its thread forever, and enough of them would starve every goroutine of
+// the host, including the one that sets the interrupt. Every yieldEvery
+// iterations the check grows the memory by zero pages, which wazero handles
+// in Go, where the scheduler can take the thread back: at a nanosecond or
+// so per iteration, that is every few tens of microseconds, at a cost of a
+// fraction of a percent.
+const yieldEvery = 1 << 16
+
+// checkFunction returns the body of the check: trap if the interrupt global
+// is set; count down, and at zero reset the count and, if the module has a
+// memory, call out through memory.grow 0.
+func checkFunction(interrupt, countdown uint32, memory bool) []byte {
+	get := func(b []byte, g uint32) []byte { return binary.AppendUvarint(append(b, 0x23), uint64(g)) }
+	set := func(b []byte, g uint32) []byte { return binary.AppendUvarint(append(b, 0x24), uint64(g)) }
+	b := []byte{0x00} // no locals
+	b = get(b, interrupt)
+	b = append(b, 0x04, 0x40, 0x00, 0x0B) // if unreachable end
+	b = get(b, countdown)
+	b = append(b, 0x41, 0x01, 0x6B) // i32.const 1; i32.sub
+	b = set(b, countdown)
+	b = get(b, countdown)
+	b = append(b, 0x45, 0x04, 0x40) // i32.eqz; if
+	b = binary.AppendVarint(append(b, 0x41), yieldEvery)
+	b = set(b, countdown)
+	if memory {
+		b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1A) // i32.const 0; memory.grow 0; drop
+	}
+	return append(b, 0x0B, 0x0B) // end; end
+}
+
+// importCounts counts the imported functions, globals and memories.
+func importCounts(secs []section) (funcs, globals, memories uint32, err error) {
+	for _, s := range secs {
+		if s.id != secImport {
+			continue
+		}
+		r := reader{b: s.body}
+		n := r.u32()
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			r.name()
+			r.name()
+			switch kind := r.byte(); kind {
+			case 0x00: // func: type index
+				r.u32()
+				funcs++
+			case 0x01: // table: reftype, limits
+				r.sleb()
+				r.limits()
+			case 0x02: // memory: limits
+				r.limits()
+				memories++
+			case 0x03: // global: valtype, mut
+				r.sleb()
+				r.byte()
+				globals++
+			case 0x04: // tag: attribute, type index
+				r.byte()
+				r.u32()
+			default:
+				return 0, 0, 0, fmt.Errorf("%w: unknown import kind %#x", ErrUnsupported, kind)
+			}
+		}
+		if r.err != nil {
+			return 0, 0, 0, fmt.Errorf("malformed import section: %w", r.err)
+		}
+	}
+	return funcs, globals, memories, nil
+}
+
+func hasSection(secs []section, id byte) bool {
+	for _, s := range secs {
+		if s.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// sectionCount returns the entry count of a vector section, 0 if absent.
+func sectionCount(secs []section, id byte) uint32 {
+	for _, s := range secs {
+		if s.id == id {
+			r := reader{b: s.body}
+			return r.u32()
+		}
+	}
+	return 0
+}
+
+// findEmptyFuncType returns the index of a () -> () function type.
+func findEmptyFuncType(secs []section) (uint32, bool, error) {
+	for _, s := range secs {
+		if s.id != secType {
+			continue
+		}
+		r := reader{b: s.body}
+		n := r.u32()
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			if form := r.byte(); form != 0x60 {
+				return 0, false, fmt.Errorf("%w: type form %#x", ErrUnsupported, form)
+			}
+			params := r.u32()
+			for j := uint32(0); j < params; j++ {
+				r.sleb()
+			}
+			results := r.u32()
+			for j := uint32(0); j < results; j++ {
+				r.sleb()
+			}
+			if params == 0 && results == 0 && r.err == nil {
+				return i, true, nil
+			}
+		}
+		if r.err != nil {
+			return 0, false, fmt.Errorf("malformed type section: %w", r.err)
+		}
+		return n, false, nil
+	}
+	return 0, false, nil
+}
+
+// appendEntry appends one entry to the vector section id, creating the
+// section in its place when the module has none.
+func appendEntry(secs []section, id byte, entry []byte) []section {
+	for i := range secs {
+		if secs[i].id != id {
+			continue
+		}
+		r := reader{b: secs[i].body}
+		n := r.u32()
+		body := binary.AppendUvarint(nil, uint64(n)+1)
+		body = append(body, r.b...)
+		secs[i].body = append(body, entry...)
+		return secs
+	}
+	return insertSection(secs, section{id, append([]byte{1}, entry...)})
+}
+
+// sectionRank is the order sections must appear in (custom sections, 0,
+// may appear anywhere). The tag section (13) sits between memory and global,
+// data count (12) between element and code.
+var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
+// insertSection puts s before the first section that must follow it.
+func insertSection(secs []section, s section) []section {
+	for i, t := range secs {
+		if t.id != 0 && sectionRank[t.id] > sectionRank[s.id] {
+			return append(secs[:i:i], append([]section{s}, secs[i:]...)...)
+		}
+	}
+	return append(secs, s)
+}
+
+// instrumentCode rewrites the code section: check goes after every loop
+// instruction.
+func instrumentCode(body, check []byte) ([]byte, error) {
+	r := reader{b: body}
+	n := r.u32()
+	out := binary.AppendUvarint(nil, uint64(n))
+	var fn []byte
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		size := r.u32()
+		code := r.bytes(int(size))
+		if r.err != nil {
+			break
+		}
+		var err error
+		if fn, err = instrumentFunction(fn[:0], code, check); err != nil {
+			return nil, fmt.Errorf("function %d: %w", i, err)
+		}
+		out = binary.AppendUvarint(out, uint64(len(fn)))
+		out = append(out, fn...)
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("malformed code section: %w", r.err)
+	}
+	return out, nil
+}
+
+// instrumentFunction appends code, with check after every loop, to out.
+func instrumentFunction(out, code, check []byte) ([]byte, error) {
+	r := reader{b: code}
+	groups := r.u32()
+	for i := uint32(0); i < groups && r.err == nil; i++ {
+		r.u32()  // count
+		r.sleb() // value type
+	}
+	out = append(out, code[:len(code)-len(r.b)]...)
+	for !r.done() {
+		start := r.b
+		op := r.byte()
+		if err := r.immediates(op); err != nil {
+			return nil, err
+		}
+		out = append(out, start[:len(start)-len(r.b)]...)
+		if op == 0x03 { // loop
+			out = append(out, check...)
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return out, nil
+}
+
+// immediates skips the immediates of the instruction op. It knows the
+// instructions of WebAssembly 2.0 and of the proposals wazero runs (threads,
+// tail calls, exception handling); anything else is ErrUnsupported.
+func (r *reader) immediates(op byte) error {
+	switch {
+	case op == 0x02 || op == 0x03 || op == 0x04 || op == 0x06: // block, loop, if, try
+		r.sleb() // block type: empty, a value type or a type index (s33)
+	case op == 0x00 || op == 0x01 || op == 0x05 || op == 0x0A || op == 0x0B || op == 0x0F ||
+		op == 0x19 || op == 0x1A || op == 0x1B || op == 0xD1:
+		// unreachable, nop, else, throw_ref, end, return, catch_all, drop,
+		// select, ref.is_null
+	case op == 0x07 || op == 0x08 || op == 0x09 || op == 0x0C || op == 0x0D || op == 0x10 ||
+		op == 0x12 || op == 0x14 || op == 0x15 || op == 0x18 || (op >= 0x20 && op <= 0x26) ||
+		op == 0xD2:
+		// catch, throw, rethrow, br, br_if, call, return_call, call_ref,
+		// return_call_ref, delegate, local.*, global.*, table.get/set,
+		// ref.func
+		r.u32()
+	case op == 0x0E: // br_table
+		n := r.u32()
+		for i := uint32(0); i <= n && r.err == nil; i++ {
+			r.u32()
+		}
+	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
+		r.u32()
+		r.u32()
+	case op == 0x1C: // select t*
+		r.bytes(int(r.u32()))
+	case op == 0x1F: // try_table
+		r.sleb()
+		n := r.u32()
+		for i := uint32(0); i < n && r.err == nil; i++ {
+			if kind := r.byte(); kind < 2 {
+				r.u32() // tag
+			}
+			r.u32() // label
+		}
+	case op >= 0x28 && op <= 0x3E: // loads and stores
+		r.memarg()
+	case op == 0x3F || op == 0x40: // memory.size, memory.grow
+		r.u32()
+	case op == 0x41 || op == 0x42: // i32.const, i64.const
+		r.sleb()
+	case op == 0x43:
+		r.bytes(4)
+	case op == 0x44:
+		r.bytes(8)
+	case op >= 0x45 && op <= 0xC4: // numeric, sign extension
+	case op == 0xD0: // ref.null
+		r.sleb()
+	case op == 0xFC:
+		return r.immediatesFC()
+	case op == 0xFD:
+		return r.immediatesFD()
+	case op == 0xFE:
+		return r.immediatesFE()
+	default:
+		return fmt.Errorf("%w: unknown instruction %#x", ErrUnsupported, op)
+	}
+	return r.err
+}
+
+func (r *reader) immediatesFC() error {
+	switch sub := r.u32(); {
+	case sub <= 7: // saturating truncations
+	case sub == 8 || sub == 10 || sub == 12 || sub == 14: // memory.init, memory.copy, table.init, table.copy
+		r.u32()
+		r.u32()
+	case sub == 9 || sub == 11 || sub == 13 || (sub >= 15 && sub <= 17): // data.drop, memory.fill, elem.drop, table.grow/size/fill
+		r.u32()
+	default:
+		return fmt.Errorf("%w: unknown instruction 0xfc %d", ErrUnsupported, sub)
+	}
+	return r.err
+}
+
+func (r *reader) immediatesFD() error {
+	switch sub := r.u32(); {
+	case sub <= 11 || sub == 92 || sub == 93: // v128 loads and stores
+		r.memarg()
+	case sub == 12 || sub == 13: // v128.const, i8x16.shuffle
+		r.bytes(16)
+	case sub >= 21 && sub <= 34: // extract and replace lane
+		r.byte()
+	case sub >= 84 && sub <= 91: // load and store lane
+		r.memarg()
+		r.byte()
+	case sub <= 0x113: // the rest take no immediates (relaxed SIMD included)
+	default:
+		return fmt.Errorf("%w: unknown instruction 0xfd %d", ErrUnsupported, sub)
+	}
+	return r.err
+}
+
+func (r *reader) immediatesFE() error {
+	switch sub := r.u32(); {
+	case sub == 0x03: // atomic.fence
+		r.byte()
+	case sub <= 0x4E:
+		r.memarg()
+	default:
+		return fmt.Errorf("%w: unknown instruction 0xfe %d", ErrUnsupported, sub)
+	}
+	return r.err
+}
+
+// memarg skips an alignment (with a memory index when bit 6 says so) and an
+// offset (64-bit with memory64).
+func (r *reader) memarg() {
+	if align := r.u32(); align&0x40 != 0 {
+		r.u32()
+	}
+	r.uleb()
+}
+
+// uleb skips an unsigned LEB128 integer of any width.
+func (r *reader) uleb() {
+	for r.err == nil {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+}
