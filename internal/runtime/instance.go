@@ -31,6 +31,10 @@ type instance struct {
 	// is descendants.
 	tree        *atomic.Int32
 	descendants atomic.Int32
+	// listeners are the addresses the instance published, and dials how
+	// many conns it dialed (addr.go). Only its own goroutine uses them.
+	listeners []*listener
+	dials     int
 }
 
 type instanceKey struct{}
@@ -62,6 +66,7 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		if inst.budget.stop() {
 			err = fmt.Errorf("function %q stopped: %w", fn.name, inst.budget.err())
 		}
+		inst.unlisten()
 		inst.mb.Close()
 		cancel() // children end with their parent
 		inst.children.Wait()
@@ -121,6 +126,9 @@ func (inst *instance) spawnTarget(target string) (int32, bus.Errno) {
 	if fn, ok := strings.CutPrefix(target, "function/"); ok {
 		return inst.spawn(fn)
 	}
+	if rest, ok := isAddr(target); ok {
+		return inst.spawnAddr(rest)
+	}
 	return inst.spawnService(target)
 }
 
@@ -134,13 +142,19 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	if !inst.reserveChild() {
 		return 0, bus.EAGAIN
 	}
+	if !inst.rt.acquireInstance() {
+		inst.releaseChild()
+		return 0, bus.EAGAIN
+	}
 	if !fn.acquire() {
+		inst.rt.releaseInstance()
 		inst.releaseChild()
 		return 0, bus.EAGAIN
 	}
 	id, errno := inst.startChild(func(theirs *bus.Endpoint) {
 		inst.rt.pool.run(func() {
 			defer inst.childDone()
+			defer inst.rt.releaseInstance()
 			defer fn.release()
 			ctx, cancel := context.WithCancel(inst.ctx)
 			if err := inst.rt.run(ctx, cancel, fn, theirs); err != nil && inst.ctx.Err() == nil {
@@ -150,6 +164,7 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	})
 	if errno != bus.ESUCCESS {
 		fn.release()
+		inst.rt.releaseInstance()
 	}
 	return id, errno
 }
