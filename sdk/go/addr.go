@@ -73,7 +73,7 @@ func Dial(addr string) (*Conn, error) { return defaultHost.dial(addr) }
 
 func (h *host) dial(addr string) (*Conn, error) {
 	if !strings.HasPrefix(addr, addrPrefix) || addr == listenTarget {
-		return nil, &SpawnError{Target: addr, Err: ENOENT}
+		return nil, fmt.Errorf("embly: dial %q: not an address (one is \"addr/\" and 32 hex digits, from Listener.Addr): %w", addr, ENOENT)
 	}
 	return h.spawn(addr)
 }

@@ -74,8 +74,8 @@ func TestDialErrors(t *testing.T) {
 		text  string
 	}{
 		{"addr/00000000000000000000000000000000", ENOENT, "no such address"},
-		{"x", ENOENT, "no such address"},
-		{"addr/listen", ENOENT, "no such address"},
+		{"x", ENOENT, "not an address"},
+		{"addr/listen", ENOENT, "not an address"},
 		{"addr/ffffffffffffffffffffffffffffffff", EAGAIN, "too many conns waiting"},
 	} {
 		_, err := h.dial(tc.addr)
