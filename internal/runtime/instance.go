@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -84,7 +85,9 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}
 	defer mod.Close(context.Background())
-	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
+	entry := mod.ExportedFunction(fn.entry)
+	_, err = entry.Call(inst.ctx)
+	freeClosed(mod, entry)
 	return exitError(ctx, fn.name, err)
 }
 
@@ -98,10 +101,31 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	si.out.set(out)
 	si.begin(fn.snap)
 	_, err = si.entry.Call(inst.ctx)
+	freeClosed(si.mod, si.entry)
 	si.clock.pause()
 	si.out.set(nil)
 	fn.snap.put(si, err == nil, fn.reuse())
 	return exitError(inst.ctx, fn.name, err)
+}
+
+// freeClosed releases the resources (the linear memory above all) of a
+// module that wazero closed because its context ended while the guest was
+// blocked in a host call. wazero then only marks the module closed and
+// leaves the release to the guest's next checkpoint; but our host calls end
+// such a wait by panicking (errStopped), which unwinds past every
+// checkpoint, and a later Close is a no-op on a closed module. Without this
+// every instance stopped while it waited in _events or poll_oneoff leaked
+// its memory mapping: the soak found it (a spawn bomb's 2000 waiting
+// instances per request, until mmap failed). A call with a done context is
+// the public way to reach wazero's deferred release: it fails at once, and
+// releases on the way.
+func freeClosed(mod api.Module, entry api.Function) {
+	if !mod.IsClosed() {
+		return
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	entry.Call(done)
 }
 
 // exitError turns how _start ended into the error Wait reports.
