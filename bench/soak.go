@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -293,6 +294,18 @@ func runSoak(ctx context.Context, o soakOptions) (ok bool, err error) {
 	stats := &soakStats{count: map[string]int{}, unexpected: map[string]int{}}
 	ctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
+	// The server's output ends when it exits: a crash ends the soak at once.
+	var died atomic.Bool
+	go func() {
+		select {
+		case <-logDone:
+			if ctx.Err() == nil {
+				died.Store(true)
+				cancel()
+			}
+		case <-ctx.Done():
+		}
+	}()
 	start := time.Now()
 	var samples []rssSample
 	var samplesMu sync.Mutex
@@ -348,6 +361,11 @@ func runSoak(ctx context.Context, o soakOptions) (ok bool, err error) {
 	stop()
 	panics := logTail.panics
 	ok = report(o, stats, samples, elapsed, panics, logTail.lines())
+	if died.Load() {
+		fmt.Printf("FAIL: embly exited %v into the soak (%v); the last lines of its log:\n%s\n",
+			elapsed.Round(time.Second), cmd.ProcessState, strings.Join(logTail.lines(), "\n"))
+		ok = false
+	}
 	return ok, nil
 }
 
