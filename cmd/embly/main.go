@@ -13,8 +13,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/embly/embly/internal/config"
 	"github.com/embly/embly/internal/dev"
 	"github.com/embly/embly/internal/scaffold"
+	"github.com/embly/embly/internal/service/vinyl"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
@@ -41,7 +43,7 @@ them through the gateways the file declares.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(runCmd(), buildCmd(), newCmd(), versionCmd())
+	root.AddCommand(runCmd(), buildCmd(), newCmd(), dbCmd(), versionCmd())
 	return root
 }
 
@@ -148,6 +150,66 @@ func newCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&lang, "lang", "l", "go", "language of the first function ("+fmt.Sprint(scaffold.Languages())+")")
 	return cmd
+}
+
+func dbCmd() *cobra.Command {
+	var dir, storeURL string
+	db := &cobra.Command{
+		Use:   "db",
+		Short: "Inspect and migrate the project's vinyl (record) databases",
+	}
+	db.PersistentFlags().StringVarP(&dir, "dir", "d", ".", "project directory (holding embly.hcl)")
+	db.PersistentFlags().StringVar(&storeURL, "store", "", "the store, as for embly run (default: embly.hcl's store, else .embly/store.db)")
+	// withStore loads the project, compiles its .proto files, opens the
+	// store and runs f.
+	withStore := func(cmd *cobra.Command, f func(*dev.Store) error) error {
+		proj, err := config.Load(dir)
+		if err != nil {
+			return err
+		}
+		backend, dbs, err := dev.OpenBackend(cmd.Context(), proj, storeURL, os.Stdout)
+		if err != nil {
+			return err
+		}
+		if backend == nil || len(dbs) == 0 {
+			return fmt.Errorf("%s declares no vinyl database; add one like database \"vinyl\" \"main\" { definition = \"data.proto\" record \"User\" { primary_key = \"id\" } }", proj.File)
+		}
+		defer backend.Close()
+		return f(&dev.Store{Backend: backend, Databases: dbs})
+	}
+	var dryRun bool
+	migrate := &cobra.Command{
+		Use:   "migrate",
+		Short: "Show the schema changes the .proto and embly.hcl make, and apply them",
+		Long: `Migrate compares each vinyl database's record types (embly.hcl's record
+blocks and the .proto) with the schema applied to the store, prints the
+plan, and applies it. New record types, new fields and new indexes are
+applied (on PostgreSQL, indexes are built CONCURRENTLY: reads and writes go
+on). A changed field type, a changed primary key, or a field number reused
+with another meaning is refused with an explanation, and nothing is applied
+to that database.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, func(st *dev.Store) error {
+				return vinyl.Migrate(cmd.Context(), st.Backend, st.Databases, !dryRun, os.Stdout)
+			})
+		},
+	}
+	migrate.Flags().BoolVar(&dryRun, "dry-run", false, "show the plan only")
+	var sample int
+	inspect := &cobra.Command{
+		Use:   "inspect",
+		Short: "List record types, their counts and a few records",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd, func(st *dev.Store) error {
+				return vinyl.Inspect(cmd.Context(), st.Backend, st.Databases, sample, os.Stdout)
+			})
+		},
+	}
+	inspect.Flags().IntVarP(&sample, "records", "n", 5, "records to show per type")
+	db.AddCommand(migrate, inspect)
+	return db
 }
 
 func versionCmd() *cobra.Command {

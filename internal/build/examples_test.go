@@ -14,7 +14,7 @@ import (
 // repository stays clean.
 func TestGoExamplesBuild(t *testing.T) {
 	t.Parallel()
-	for _, example := range []string{"hello-go", "spawn-go", "proxy", "kv"} {
+	for _, example := range []string{"hello-go", "spawn-go", "proxy", "kv", "db"} {
 		t.Run(example, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()

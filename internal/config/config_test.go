@@ -135,7 +135,17 @@ func stripped(p *Project) *Project {
 	}
 	for _, db := range p.Databases {
 		db := *db
-		db.Range, db.Body = hcl.Range{}, nil
+		db.Range, db.Body, db.DefinitionRange, db.Records = hcl.Range{}, nil, hcl.Range{}, nil
+		for _, r := range p.Databases[len(c.Databases)].Records {
+			r := *r
+			r.Range, r.MessageRange, r.PrimaryKeyRange, r.Indexes = hcl.Range{}, hcl.Range{}, hcl.Range{}, nil
+			for _, idx := range p.Databases[len(c.Databases)].Record(r.Message).Indexes {
+				idx := *idx
+				idx.Range = hcl.Range{}
+				r.Indexes = append(r.Indexes, &idx)
+			}
+			db.Records = append(db.Records, &r)
+		}
 		c.Databases = append(c.Databases, &db)
 	}
 	for _, dep := range p.Dependencies {
@@ -169,7 +179,7 @@ func TestParseValid(t *testing.T) {
 		{
 			name:  "every block kind",
 			src:   everything,
-			paths: []string{"hello/", "bin/prebuilt.wasm", "public/"},
+			paths: []string{"hello/", "bin/prebuilt.wasm", "public/", "data.proto"},
 			want: func(dir string) *Project {
 				return &Project{
 					Functions: []*Function{
@@ -186,7 +196,9 @@ func TestParseValid(t *testing.T) {
 					},
 					Databases: []*Database{
 						{Type: "kv", Name: "cache"},
-						{Type: "vinyl", Name: "main"},
+						{Type: "vinyl", Name: "main", Definition: filepath.Join(dir, "data.proto"), Records: []*Record{
+							{Message: "User", PrimaryKey: "id", Indexes: []*Index{{Field: "email", Unique: true}}},
+						}},
 					},
 					Dependencies: []*Dependency{
 						{Name: "other", Source: "github.com/x/y"},
@@ -725,20 +737,71 @@ func TestStore(t *testing.T) {
 	}
 }
 
-func TestDatabaseBodyIsKept(t *testing.T) {
-	p, err := Parse("embly.hcl", []byte(everything), projectDir(t, "hello/", "bin/prebuilt.wasm", "public/"))
+func TestVinylDatabase(t *testing.T) {
+	p, err := Parse("embly.hcl", []byte(everything), projectDir(t, "hello/", "bin/prebuilt.wasm", "public/", "data.proto"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	content, diags := p.Database("main").Body.Content(&hcl.BodySchema{
-		Attributes: []hcl.AttributeSchema{{Name: "definition", Required: true}},
-		Blocks:     []hcl.BlockHeaderSchema{{Type: "record", LabelNames: []string{"name"}}},
-	})
-	if diags.HasErrors() {
-		t.Fatal(diags)
+	rec := p.Database("main").Record("User")
+	if rec == nil || rec.PrimaryKeyRange.Start.Line == 0 || rec.MessageRange.Start.Line == 0 || rec.Indexes[0].Range.Start.Line == 0 {
+		t.Fatalf("record User = %+v; want ranges for diagnostics", rec)
 	}
-	if len(content.Blocks) != 1 || content.Blocks[0].Labels[0] != "User" {
-		t.Errorf("record blocks = %v", content.Blocks)
+}
+
+func TestVinylErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, src, want string
+	}{
+		{"no definition", `database "vinyl" "main" {
+  record "User" { primary_key = "id" }
+}`, `embly.hcl:1:1: error: database "vinyl" "main" is missing required attribute "definition"`},
+		{"missing file", `database "vinyl" "main" {
+  definition = "nope.proto"
+  record "User" { primary_key = "id" }
+}`, `embly.hcl:2:16: error: database "vinyl" "main": definition "nope.proto" does not exist`},
+		{"not proto", `database "vinyl" "main" {
+  definition = "data.txt"
+  record "User" { primary_key = "id" }
+}`, `embly.hcl:2:16: error: database "vinyl" "main": definition "data.txt" is not a .proto file`},
+		{"no records", `database "vinyl" "main" {
+  definition = "data.proto"
+}`, `embly.hcl:1:1: error: database "vinyl" "main" declares no record types`},
+		{"no primary key", `database "vinyl" "main" {
+  definition = "data.proto"
+  record "User" {}
+}`, `embly.hcl:3:3: error: record "User" is missing required attribute "primary_key"`},
+		{"typo", `database "vinyl" "main" {
+  definition = "data.proto"
+  record "User" {
+    primary_key = "id"
+    index "email" { uniq = true }
+  }
+}`, `embly.hcl:5:21: error: index "email" has no attribute "uniq"; did you mean "unique"?`},
+		{"unique not bool", `database "vinyl" "main" {
+  definition = "data.proto"
+  record "User" {
+    primary_key = "id"
+    index "email" { unique = "yes" }
+  }
+}`, `embly.hcl:5:30: error: index "email": unique must be true or false`},
+		{"two indexes", `database "vinyl" "main" {
+  definition = "data.proto"
+  record "User" {
+    primary_key = "id"
+    index "email" {}
+    index "email" { unique = true }
+  }
+}`, `embly.hcl:6:11: error: record "User" has two indexes on "email"; the first is on line 5`},
+		{"record twice", `database "vinyl" "main" {
+  definition = "data.proto"
+  record "User" { primary_key = "id" }
+  record "User" { primary_key = "id" }
+}`, `embly.hcl:4:10: error: record "User" is declared twice`},
+	} {
+		_, err := Parse("embly.hcl", []byte(tc.src+"\n"), projectDir(t, "data.proto", "data.txt"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v\nwant %s", tc.name, err, tc.want)
+		}
 	}
 }
 

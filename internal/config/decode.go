@@ -47,7 +47,16 @@ var (
 		},
 	}
 	// kvSchema is the body of `database "kv" "NAME" {}`: nothing yet.
-	kvSchema       = &hcl.BodySchema{}
+	kvSchema    = &hcl.BodySchema{}
+	vinylSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "definition", Required: true}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "record", LabelNames: []string{"message"}}},
+	}
+	recordSchema = &hcl.BodySchema{
+		Attributes: []hcl.AttributeSchema{{Name: "primary_key", Required: true}},
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "index", LabelNames: []string{"field"}}},
+	}
+	indexSchema    = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "unique"}}}
 	functionSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "runtime", Required: true},
 		{Name: "path", Required: true},
@@ -349,13 +358,81 @@ func (d *decoder) decodeDatabase(b *hcl.Block) {
 		d.errorf(b.LabelRanges[1], "database %q is declared twice; the first is on line %d", name, first.Range.Start.Line)
 		return
 	}
-	// A kv database takes no settings; a vinyl body is kept undecoded: its
-	// schema belongs to the record store, which reads it when it opens the
-	// database.
-	if typ == "kv" {
-		d.content(b.Body, kvSchema, fmt.Sprintf("database %q %q", typ, name), b.DefRange)
+	db := &Database{Type: typ, Name: name, Body: b.Body, Range: b.DefRange}
+	owner := fmt.Sprintf("database %q %q", typ, name)
+	switch typ {
+	case "kv":
+		d.content(b.Body, kvSchema, owner, b.DefRange)
+	case "vinyl":
+		d.decodeVinyl(db, b, owner)
 	}
-	d.project.Databases = append(d.project.Databases, &Database{Type: typ, Name: name, Body: b.Body, Range: b.DefRange})
+	d.project.Databases = append(d.project.Databases, db)
+}
+
+// decodeVinyl reads a vinyl database's definition and record blocks. That
+// the messages and fields exist is checked against the .proto later, by the
+// record store (internal/vinyl), which reports at these blocks' ranges.
+func (d *decoder) decodeVinyl(db *Database, b *hcl.Block, owner string) {
+	c := d.content(b.Body, vinylSchema, owner, b.DefRange)
+	if a := c.Attributes["definition"]; a != nil {
+		db.Definition = d.protoFile(a, owner)
+		db.DefinitionRange = a.Expr.Range()
+	}
+	for _, rb := range c.Blocks {
+		rec := &Record{Message: rb.Labels[0], MessageRange: rb.LabelRanges[0], Range: rb.DefRange}
+		rowner := fmt.Sprintf("record %q", rec.Message)
+		if first := db.Record(rec.Message); first != nil {
+			d.errorf(rb.LabelRanges[0], "%s is declared twice in %s; the first is on line %d", rowner, owner, first.Range.Start.Line)
+			continue
+		}
+		db.Records = append(db.Records, rec)
+		rc := d.content(rb.Body, recordSchema, rowner, rb.DefRange)
+		if a := rc.Attributes["primary_key"]; a != nil {
+			rec.PrimaryKey, _ = d.str(a.Expr, rowner+": primary_key")
+			rec.PrimaryKeyRange = a.Expr.Range()
+		}
+		for _, ib := range rc.Blocks {
+			idx := &Index{Field: ib.Labels[0], Range: ib.LabelRanges[0]}
+			if first := rec.Index(idx.Field); first != nil {
+				d.errorf(ib.LabelRanges[0], "%s has two indexes on %q; the first is on line %d", rowner, idx.Field, first.Range.Start.Line)
+				continue
+			}
+			ic := d.content(ib.Body, indexSchema, fmt.Sprintf("index %q", idx.Field), ib.DefRange)
+			if a := ic.Attributes["unique"]; a != nil {
+				idx.Unique, _ = d.boolean(a.Expr, fmt.Sprintf("index %q: unique", idx.Field))
+			}
+			rec.Indexes = append(rec.Indexes, idx)
+		}
+	}
+	if len(db.Records) == 0 && !d.diags.HasErrors() {
+		d.errorf(b.DefRange, "%s declares no record types; add one like record \"User\" { primary_key = \"id\" }", owner)
+	}
+}
+
+// protoFile reads `definition`: a .proto file, relative to the project.
+func (d *decoder) protoFile(a *hcl.Attribute, owner string) string {
+	p, ok := d.str(a.Expr, owner+": definition")
+	if !ok {
+		return ""
+	}
+	rng := a.Expr.Range()
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(d.dir, abs)
+	}
+	abs = filepath.Clean(abs)
+	info, err := os.Stat(abs)
+	switch {
+	case p == "":
+		d.errorf(rng, "%s: definition must name a .proto file, like \"data.proto\"", owner)
+	case errors.Is(err, fs.ErrNotExist):
+		d.errorf(rng, "%s: definition %q does not exist (looked for %s)", owner, p, abs)
+	case err != nil:
+		d.errorf(rng, "%s: cannot use definition %q: %v", owner, p, err)
+	case info.IsDir() || !strings.HasSuffix(abs, ".proto"):
+		d.errorf(rng, "%s: definition %q is not a .proto file", owner, p)
+	}
+	return abs
 }
 
 // decodeStore reads `store = "URL"`, where the project's data lives.

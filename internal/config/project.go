@@ -117,13 +117,57 @@ type Files struct {
 func (f *Files) Ref() string { return "files." + f.Name }
 
 // Database is a `database "TYPE" "NAME" { ... }` block. A kv database takes
-// no settings; for a vinyl database Body holds the block's contents
-// undecoded, for the record store to read.
+// no settings; a vinyl database names its .proto and its record types.
 type Database struct {
-	Type  string
-	Name  string
+	Type string
+	Name string
+	// Definition is the absolute path of a vinyl database's .proto file.
+	Definition      string
+	DefinitionRange hcl.Range
+	// Records are a vinyl database's `record "MESSAGE" { ... }` blocks.
+	Records []*Record
+	// Body is the block's body, as parsed.
 	Body  hcl.Body
 	Range hcl.Range
+}
+
+// Record returns the record block for message, or nil.
+func (db *Database) Record(message string) *Record {
+	for _, r := range db.Records {
+		if r.Message == message {
+			return r
+		}
+	}
+	return nil
+}
+
+// Record is a `record "MESSAGE" { primary_key = "FIELD" index "FIELD" {...} }`
+// block: a message of the definition stored as a record type. Whether the
+// message and fields exist is checked against the .proto by internal/vinyl.
+type Record struct {
+	Message         string
+	MessageRange    hcl.Range
+	PrimaryKey      string
+	PrimaryKeyRange hcl.Range
+	Indexes         []*Index
+	Range           hcl.Range
+}
+
+// Index returns the index on field, or nil.
+func (r *Record) Index(field string) *Index {
+	for _, i := range r.Indexes {
+		if i.Field == field {
+			return i
+		}
+	}
+	return nil
+}
+
+// Index is an `index "FIELD" { unique = BOOL }` block.
+type Index struct {
+	Field  string
+	Unique bool
+	Range  hcl.Range // the label
 }
 
 // Dependency is an entry of a `dependencies { ... }` block, kept for later use.
@@ -180,6 +224,12 @@ func (p *Project) dependency(name string) *Dependency {
 		}
 	}
 	return nil
+}
+
+// Diagnostics wraps diags, found after loading (in the .proto a vinyl
+// database names, say), in an error printed like a load error.
+func (p *Project) Diagnostics(diags hcl.Diagnostics) *DiagnosticsError {
+	return newDiagnosticsError(diags, p.filename, p.src)
 }
 
 // Errorf reports a problem found after loading (a build failure, say) at rng

@@ -21,6 +21,7 @@ import (
 	"github.com/embly/embly/internal/runtime"
 	"github.com/embly/embly/internal/service/builtin"
 	"github.com/embly/embly/internal/service/kv"
+	"github.com/embly/embly/internal/service/vinyl"
 	"github.com/embly/embly/internal/store"
 	storebuiltin "github.com/embly/embly/internal/store/builtin"
 )
@@ -120,14 +121,12 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	backend, kvs, err := openStore(ctx, proj, opts.Store, out)
+	st, err := OpenStore(ctx, proj, opts.Store, out)
 	if err != nil {
 		return err
 	}
-	if backend != nil {
-		defer backend.Close()
-	}
-	rt, err := buildProject(ctx, proj, runtime.Options{MaxInstances: opts.MaxInstances}, builtin.Options{KV: kvs}, out)
+	defer st.Close()
+	rt, err := buildProject(ctx, proj, runtime.Options{MaxInstances: opts.MaxInstances}, builtin.Options{KV: st.KV, Vinyl: st.Vinyl}, out)
 	if err != nil {
 		return err
 	}
@@ -174,15 +173,65 @@ func Run(ctx context.Context, opts Options) error {
 	return first
 }
 
-// openStore opens the project's store when it declares databases: the
-// backend that flag (else embly.hcl's store) names, and the embly/kv service
-// over it. A project without databases opens nothing (and creates no file).
-func openStore(ctx context.Context, proj *config.Project, flag string, out io.Writer) (store.Backend, *kv.Service, error) {
+// Store is a project's opened store and the services over it.
+type Store struct {
+	Backend store.Backend // nil when the project declares no databases
+	KV      *kv.Service
+	Vinyl   *vinyl.Service
+	// Databases are the project's vinyl databases, compiled.
+	Databases []*vinyl.Database
+}
+
+// Close closes the backend.
+func (s *Store) Close() error {
+	if s == nil || s.Backend == nil {
+		return nil
+	}
+	return s.Backend.Close()
+}
+
+// OpenStore opens the project's store when it declares databases: the
+// backend that flag (else embly.hcl's store) names, and the embly/kv and
+// embly/vinyl services over it. A project without databases opens nothing
+// (and creates no file). The vinyl databases' .proto files are compiled
+// first, so a mistake in them is reported before anything is opened.
+func OpenStore(ctx context.Context, proj *config.Project, flag string, out io.Writer) (*Store, error) {
+	backend, dbs, err := OpenBackend(ctx, proj, flag, out)
+	if err != nil || backend == nil {
+		return &Store{}, err
+	}
+	st := &Store{Backend: backend, Databases: dbs}
+	var kvDBs []kv.Database
+	var kvNames []string
+	for _, db := range proj.Databases {
+		kvDBs = append(kvDBs, kv.Database{Type: db.Type, Name: db.Name})
+		if db.Type == "kv" {
+			kvNames = append(kvNames, db.Name)
+		}
+	}
+	if st.KV, err = kv.New(ctx, backend, kvDBs); err == nil {
+		st.Vinyl, err = vinyl.New(ctx, backend, dbs, kvNames)
+	}
+	if err != nil {
+		backend.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// OpenBackend compiles the project's vinyl databases and opens its store,
+// without the services: what `embly db` needs. It returns a nil backend
+// when the project declares no databases.
+func OpenBackend(ctx context.Context, proj *config.Project, flag string, out io.Writer) (store.Backend, []*vinyl.Database, error) {
 	if _, err := store.ParseURL(flag); err != nil {
 		return nil, nil, fmt.Errorf("--store %s", err)
 	}
 	if len(proj.Databases) == 0 {
 		return nil, nil, nil
+	}
+	dbs, err := vinyl.Load(ctx, proj)
+	if err != nil {
+		return nil, nil, err
 	}
 	url := proj.Store
 	if flag != "" {
@@ -202,17 +251,8 @@ func openStore(ctx context.Context, proj *config.Project, flag string, out io.Wr
 		}
 		return nil, nil, err
 	}
-	var dbs []kv.Database
-	for _, db := range proj.Databases {
-		dbs = append(dbs, kv.Database{Type: db.Type, Name: db.Name})
-	}
-	svc, err := kv.New(ctx, backend, dbs)
-	if err != nil {
-		backend.Close()
-		return nil, nil, err
-	}
 	fmt.Fprintf(out, "Using store %s\n", loc.Redacted())
-	return backend, svc, nil
+	return backend, dbs, nil
 }
 
 // spawner lets the gateway start instances of the runtime's functions.

@@ -51,9 +51,16 @@ type Backend interface {
 	// KV returns the kv database name, creating it on first use. Names are
 	// those of embly.hcl's `database "kv" "NAME"` blocks.
 	KV(ctx context.Context, name string) (KV, error)
+	// Records returns the vinyl database name with the record types of
+	// schema. Types new to the store are created; any other difference from
+	// the applied schema fails with an error matching ErrSchemaChanged that
+	// shows the plan (`embly db migrate` applies it).
+	Records(ctx context.Context, name string, schema Schema) (Records, error)
+	// Migrate computes the plan that brings vinyl database name to schema,
+	// and applies it when apply is true and nothing is refused.
+	Migrate(ctx context.Context, name string, schema Schema, apply bool) (*Plan, error)
 	// Close releases the backend's connections and files.
 	Close() error
-	// The vinyl record store will add Records(ctx, name, schema) here.
 }
 
 // KV is one kv database. Keys and values are bytes; keys sort bytewise.

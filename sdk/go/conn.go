@@ -174,6 +174,8 @@ func (e *SpawnError) Error() string {
 		why = "no such address: it was never published, was withdrawn, or its instance ended"
 	case e.Err == EAGAIN && strings.HasPrefix(e.Target, addrPrefix):
 		why = "the address has too many conns waiting to be accepted, or this instance dialed as often as it may; retry later"
+	case e.Err == ENOENT && strings.HasPrefix(e.Target, vinylTarget):
+		why = vinylSpawnReason(e.Target)
 	case e.Err == ENOENT:
 		why = "no such target"
 	case e.Err == EACCES && e.Target == httpTarget:

@@ -317,6 +317,12 @@ func (s *KVStore) connect() (*Conn, error) {
 }
 
 func roundTrip(conn *Conn, req []byte) (status byte, payload []byte, err error) {
+	return roundTripMax(conn, req, MaxValueSize+MaxPageSize*(MaxKeySize+4)+64)
+}
+
+// roundTripMax writes a request frame and reads the response frame, which
+// may be up to max bytes.
+func roundTripMax(conn *Conn, req []byte, max uint32) (status byte, payload []byte, err error) {
 	if _, err := conn.Write(req); err != nil {
 		return 0, nil, err
 	}
@@ -325,7 +331,7 @@ func roundTrip(conn *Conn, req []byte) (status byte, payload []byte, err error) 
 		return 0, nil, unexpectedEOF(err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:])
-	if n == 0 || n > MaxValueSize+MaxPageSize*(MaxKeySize+4)+64 {
+	if n == 0 || n > max {
 		return 0, nil, fmt.Errorf("malformed response from the host (a frame of %d bytes)", n)
 	}
 	body := make([]byte, n)

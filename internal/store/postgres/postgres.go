@@ -33,6 +33,7 @@ const (
 type Backend struct {
 	pool   *pgxpool.Pool
 	schema string // quoted identifier
+	name   string // the schema's name, unquoted
 	now    func() time.Time
 }
 
@@ -67,6 +68,10 @@ func Open(ctx context.Context, url string, opts store.Options) (*Backend, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: the PostgreSQL URL is not valid: %w", err)
 	}
+	name := SchemaName(opts.Project)
+	// Record tables are named without their schema (the SQL is shared with
+	// SQLite), so every connection looks in the project's schema first.
+	cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{name}.Sanitize()
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("store: PostgreSQL: %w", err)
@@ -75,8 +80,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*Backend, error)
 		pool.Close()
 		return nil, fmt.Errorf("store: cannot reach PostgreSQL at %s:%d (database %q): %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
-	name := SchemaName(opts.Project)
-	b := &Backend{pool: pool, schema: pgx.Identifier{name}.Sanitize(), now: opts.Clock()}
+	b := &Backend{pool: pool, schema: pgx.Identifier{name}.Sanitize(), name: name, now: opts.Clock()}
 	if err := b.migrate(ctx, name); err != nil {
 		pool.Close()
 		return nil, err
@@ -107,6 +111,12 @@ func (b *Backend) migrate(ctx context.Context, name string) error {
 	PRIMARY KEY (db, key)
 )`,
 		`CREATE INDEX IF NOT EXISTS kv_expires ON ` + b.schema + `.kv (db, expires) WHERE expires > 0`,
+		`CREATE TABLE IF NOT EXISTS ` + b.schema + `.` + store.MetaTable + ` (
+	db   text NOT NULL,
+	type text NOT NULL,
+	def  text NOT NULL,
+	PRIMARY KEY (db, type)
+)`,
 	}
 	for i, s := range stmts {
 		var args []any

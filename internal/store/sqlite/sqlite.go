@@ -106,7 +106,13 @@ CREATE TABLE IF NOT EXISTS kv (
 	expires INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (db, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS kv_expires ON kv (db, expires) WHERE expires > 0;`
+CREATE INDEX IF NOT EXISTS kv_expires ON kv (db, expires) WHERE expires > 0;
+CREATE TABLE IF NOT EXISTS ` + store.MetaTable + ` (
+	db   TEXT NOT NULL,
+	type TEXT NOT NULL,
+	def  TEXT NOT NULL,
+	PRIMARY KEY (db, type)
+);`
 	if _, err := b.write.ExecContext(ctx, schema); err != nil {
 		return fmt.Errorf("store: preparing %s: %w", b.path, err)
 	}

@@ -68,6 +68,9 @@ func Run(t *testing.T, open Opener) {
 			tc.run(t, context.Background(), b, clock)
 		})
 	}
+	runRecords(t, func(t *testing.T, name string, _ func() time.Time) store.Backend {
+		return open(t, name, NewClock().Now)
+	}, project)
 	t.Run("ProjectsAreIsolated", func(t *testing.T) {
 		clock := NewClock()
 		a, b := open(t, project(t), clock.Now), open(t, project(t), clock.Now)
