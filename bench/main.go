@@ -5,6 +5,9 @@
 // hand, on purpose not in CI: shared machines are too noisy to gate on.
 //
 //	go run ./bench [-duration 5s] [-rounds 3] [-only c,go] [-json FILE]
+//	go run ./bench -soak 10m [-soak-clients 8] [-soak-rss-tolerance 64]
+//
+// The second form is the soak of docs/reliability.md (soak.go).
 //
 // See docs/performance.md.
 package main
@@ -49,6 +52,11 @@ func main() {
 		return
 	}
 	var o options
+	var soak soakOptions
+	var tolerance int
+	flag.DurationVar(&soak.Duration, "soak", 0, "instead of benchmarking, soak one embly run project (hello and hostile guests) for this long")
+	flag.IntVar(&soak.Clients, "soak-clients", 8, "concurrent clients of the soak")
+	flag.IntVar(&tolerance, "soak-rss-tolerance", 64, "MiB of RSS growth after warm-up the soak tolerates")
 	flag.DurationVar(&o.Duration, "duration", 5*time.Second, "length of each measured wrk run (whole seconds)")
 	flag.IntVar(&o.Rounds, "rounds", 3, "rounds; each runs native, then every target")
 	flag.IntVar(&o.Conns, "conns", 32, "wrk connections (-c)")
@@ -64,7 +72,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	ok, err := run(ctx, o)
+	var ok bool
+	var err error
+	if soak.Duration > 0 {
+		soak.Tolerance = int64(tolerance) << 20
+		ok, err = runSoak(ctx, soak)
+	} else {
+		ok, err = run(ctx, o)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)

@@ -79,6 +79,7 @@ stops accepting requests and lets the ones in flight finish.`,
 	cmd.Flags().StringVarP(&opts.Dir, "dir", "d", ".", "project directory (holding embly.hcl)")
 	cmd.Flags().StringVar(&opts.Host, "host", "127.0.0.1", "address gateways listen on (0.0.0.0 for every interface)")
 	cmd.Flags().StringVar(&opts.Store, "store", "", "where the databases live: postgres://USER:PASSWORD@HOST:PORT/DB, or sqlite[:PATH] (default: embly.hcl's store, else .embly/store.db)")
+	cmd.Flags().IntVar(&opts.MaxInstances, "max-instances", 0, "cap on the function instances alive at once across all requests; past it requests get 503 with Retry-After and _spawn EAGAIN (0: no cap)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for performance work)")
 	cmd.Flags().MarkHidden("cpuprofile")
 	return cmd

@@ -92,7 +92,16 @@ func (c *Conn) wait(wake <-chan struct{}) error {
 	case <-wake:
 		return nil
 	case <-c.ctx.Done():
-		return c.ctx.Err()
+		// An instance that ends closes its conns and then cancels its
+		// context, so both may be ready at once; select picks at random.
+		// News that came first still counts: the caller reads what the
+		// instance wrote, and its EOF, rather than a spurious error.
+		select {
+		case <-wake:
+			return nil
+		default:
+			return c.ctx.Err()
+		}
 	}
 }
 

@@ -208,6 +208,18 @@ func (m *Mailbox) Write(id int32, b []byte) (int, Errno) {
 	return e.out.write(b)
 }
 
+// WriteAtomic copies all of b into conn id's window, or nothing: EAGAIN
+// when it does not fit. It is for a host-side writer of small records that
+// a reader must never see cut (a dialed conn's id on a listen conn). The
+// caller must be the conn's only writer.
+func (m *Mailbox) WriteAtomic(id int32, b []byte) Errno {
+	e := m.get(id)
+	if e == nil {
+		return EBADF
+	}
+	return e.out.writeAtomic(b)
+}
+
 // CloseWrite closes our write side of conn id; the peer reads EOF once it
 // has drained the buffer. We can still read what the peer sends.
 func (m *Mailbox) CloseWrite(id int32) Errno {

@@ -75,6 +75,25 @@ func (p *pipe) write(b []byte) (int, Errno) {
 	return len(b), ESUCCESS
 }
 
+// writeAtomic copies all of b, or nothing (EAGAIN) when it does not fit.
+func (p *pipe) writeAtomic(b []byte) Errno {
+	p.mu.Lock()
+	if p.gone || p.closed {
+		p.mu.Unlock()
+		return EPIPE
+	}
+	if p.window-p.buffered() < len(b) {
+		p.mu.Unlock()
+		return EAGAIN
+	}
+	p.mu.Unlock()
+	// Only one writer writes a pipe, so the room seen above stays.
+	if _, errno := p.write(b); errno != ESUCCESS {
+		return errno
+	}
+	return ESUCCESS
+}
+
 // read copies buffered bytes into b. n == 0 with ESUCCESS is EOF.
 func (p *pipe) read(b []byte) (int, Errno) {
 	p.mu.Lock()

@@ -39,6 +39,9 @@ type Options struct {
 	Ready func(gw *config.Gateway, addr net.Addr)
 	// Store, if set, overrides embly.hcl's store URL (`embly run --store`).
 	Store string
+	// MaxInstances caps the instances alive at once in the whole project
+	// (`embly run --max-instances`); 0: no cap. See runtime.Options.
+	MaxInstances int
 }
 
 // StateDir is where Embly keeps builds and caches inside a project.
@@ -55,7 +58,7 @@ func Build(ctx context.Context, opts Options) (*config.Project, *runtime.Runtime
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := buildProject(ctx, proj, builtin.Options{}, out)
+	rt, err := buildProject(ctx, proj, runtime.Options{}, builtin.Options{}, out)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -64,12 +67,11 @@ func Build(ctx context.Context, opts Options) (*config.Project, *runtime.Runtime
 
 // buildProject builds and compiles every function of proj into a runtime
 // whose host services are services.
-func buildProject(ctx context.Context, proj *config.Project, services builtin.Options, out io.Writer) (*runtime.Runtime, error) {
-	rt, err := runtime.New(ctx, runtime.Options{
-		CacheDir: filepath.Join(proj.Dir, StateDir, "cache"),
-		Log:      out,
-		Services: builtin.New(services),
-	})
+func buildProject(ctx context.Context, proj *config.Project, ro runtime.Options, services builtin.Options, out io.Writer) (*runtime.Runtime, error) {
+	ro.CacheDir = filepath.Join(proj.Dir, StateDir, "cache")
+	ro.Log = out
+	ro.Services = builtin.New(services)
+	rt, err := runtime.New(ctx, ro)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +126,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 	defer st.Close()
-	rt, err := buildProject(ctx, proj, builtin.Options{KV: st.KV, Vinyl: st.Vinyl}, out)
+	rt, err := buildProject(ctx, proj, runtime.Options{MaxInstances: opts.MaxInstances}, builtin.Options{KV: st.KV, Vinyl: st.Vinyl}, out)
 	if err != nil {
 		return err
 	}

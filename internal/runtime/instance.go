@@ -33,6 +33,10 @@ type instance struct {
 	// is descendants.
 	tree        *atomic.Int32
 	descendants atomic.Int32
+	// listeners are the addresses the instance published, and dials how
+	// many conns it dialed (addr.go). Only its own goroutine uses them.
+	listeners []*listener
+	dials     int
 }
 
 type instanceKey struct{}
@@ -75,6 +79,7 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		if inst.budget.stop() {
 			err = fmt.Errorf("function %q stopped: %w", fn.name, inst.budget.err())
 		}
+		inst.unlisten()
 		inst.mb.Close()
 		cancel() // children end with their parent
 		inst.children.Wait()
@@ -93,7 +98,9 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 	}
 	defer mod.Close(context.Background())
 	defer interruptOnDone(inst.ctx, mod)()
-	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
+	entry := mod.ExportedFunction(fn.entry)
+	_, err = entry.Call(inst.ctx)
+	freeClosed(mod, entry)
 	return exitError(ctx, fn.name, err)
 }
 
@@ -110,10 +117,32 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	_, err = si.entry.Call(inst.ctx)
 	// An instance whose interrupt may have been set is not kept.
 	untouched := watching()
+	freeClosed(si.mod, si.entry)
 	si.clock.pause()
 	si.out.set(nil)
 	fn.snap.put(si, err == nil && untouched, fn.reuse())
 	return exitError(inst.ctx, fn.name, err)
+}
+
+// freeClosed releases the resources (the linear memory above all) of a
+// module that wazero closed while the guest was blocked in a host call
+// (with WithCloseOnContextDone, which the runtime no longer uses since
+// instances are stopped through their interrupt global; kept as a guard). wazero then only marks the module closed and
+// leaves the release to the guest's next checkpoint; but our host calls end
+// such a wait by panicking (errStopped), which unwinds past every
+// checkpoint, and a later Close is a no-op on a closed module. Without this
+// every instance stopped while it waited in _events or poll_oneoff leaked
+// its memory mapping: the soak found it (a spawn bomb's 2000 waiting
+// instances per request, until mmap failed). A call with a done context is
+// the public way to reach wazero's deferred release: it fails at once, and
+// releases on the way.
+func freeClosed(mod api.Module, entry api.Function) {
+	if !mod.IsClosed() {
+		return
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	entry.Call(done)
 }
 
 // exitError turns how _start ended into the error Wait reports.
@@ -138,6 +167,9 @@ func (inst *instance) spawnTarget(target string) (int32, bus.Errno) {
 	if fn, ok := strings.CutPrefix(target, "function/"); ok {
 		return inst.spawn(fn)
 	}
+	if rest, ok := isAddr(target); ok {
+		return inst.spawnAddr(rest)
+	}
 	return inst.spawnService(target)
 }
 
@@ -151,13 +183,19 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	if !inst.reserveChild() {
 		return 0, bus.EAGAIN
 	}
+	if !inst.rt.acquireInstance() {
+		inst.releaseChild()
+		return 0, bus.EAGAIN
+	}
 	if !fn.acquire() {
+		inst.rt.releaseInstance()
 		inst.releaseChild()
 		return 0, bus.EAGAIN
 	}
 	id, errno := inst.startChild(func(theirs *bus.Endpoint) {
 		inst.rt.pool.run(func() {
 			defer inst.childDone()
+			defer inst.rt.releaseInstance()
 			defer fn.release()
 			ctx, cancel := context.WithCancel(inst.ctx)
 			if err := inst.rt.run(ctx, cancel, fn, theirs); err != nil && inst.ctx.Err() == nil {
@@ -167,6 +205,7 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 	})
 	if errno != bus.ESUCCESS {
 		fn.release()
+		inst.rt.releaseInstance()
 	}
 	return id, errno
 }

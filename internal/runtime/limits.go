@@ -32,6 +32,27 @@ var ErrCPUBudget = errors.New("CPU budget used up")
 // the HTTP gateway answers with 503 and Retry-After.
 var ErrBusy = fmt.Errorf("too many instances running: %w", syscall.EAGAIN)
 
+// ErrServerBusy is returned by Spawn when the runtime already holds
+// Options.MaxInstances live instances. Like ErrBusy it wraps
+// syscall.EAGAIN: the HTTP gateway answers 503 with Retry-After.
+var ErrServerBusy = fmt.Errorf("too many instances alive in the server: %w", syscall.EAGAIN)
+
+// acquireInstance takes one of the runtime's MaxInstances slots;
+// releaseInstance gives it back once the instance has ended.
+func (r *Runtime) acquireInstance() bool {
+	n := r.live.Add(1)
+	if r.opts.MaxInstances > 0 && n > int64(r.opts.MaxInstances) {
+		r.live.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (r *Runtime) releaseInstance() { r.live.Add(-1) }
+
+// LiveInstances returns how many instances are alive in the runtime now.
+func (r *Runtime) LiveInstances() int { return int(r.live.Load()) }
+
 // budgetError is the cause given to an instance's context when its CPU
 // budget runs out.
 type budgetError struct {

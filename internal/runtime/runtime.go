@@ -62,6 +62,13 @@ type Options struct {
 	// MaxChildren caps the live children of one instance; past it _spawn
 	// returns EAGAIN.
 	MaxChildren int
+	// MaxInstances caps the wasm instances alive at once in the whole
+	// runtime, every request and function included, so that many
+	// concurrent spawn bombs cannot exhaust the host's memory (each live
+	// instance costs about 130 KiB and up to its max_memory). Past it
+	// Spawn returns ErrServerBusy (503 with Retry-After at the gateway)
+	// and _spawn EAGAIN. 0 means no limit.
+	MaxInstances int
 	// Window is the per-direction buffer of every conn, in bytes.
 	Window int
 	// Services are the host services instances may spawn ("embly/http").
@@ -77,6 +84,12 @@ type Runtime struct {
 	log   *lockedWriter
 	mems  *memoryPool
 	pool  *workers
+
+	// live counts the instances alive in the runtime, against
+	// Options.MaxInstances.
+	live atomic.Int64
+	// addrs holds the addresses instances published (addr.go).
+	addrs addrBook
 
 	mu        sync.RWMutex
 	functions map[string]*function
@@ -329,7 +342,11 @@ func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
 	if fn == nil {
 		return nil, fmt.Errorf("%w %q", ErrNoFunction, name)
 	}
+	if !r.acquireInstance() {
+		return nil, fmt.Errorf("function %q: %d instances are alive in the server, its max_instances: %w", name, r.opts.MaxInstances, ErrServerBusy)
+	}
 	if !fn.acquire() {
+		r.releaseInstance()
 		return nil, fmt.Errorf("function %q runs %d instances, its max_concurrency: %w", name, fn.opts.MaxConcurrency, ErrBusy)
 	}
 	mine, theirs := bus.NewPair(r.opts.Window)
@@ -339,6 +356,7 @@ func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
 	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{}), stop: cancel}
 	r.pool.run(func() {
 		defer close(inv.done)
+		defer r.releaseInstance()
 		defer fn.release()
 		inv.err = r.run(ctx, cancel, fn, theirs)
 	})

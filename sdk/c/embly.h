@@ -56,17 +56,65 @@ static inline int32_t embly_wait(void) {
   return embly_events(-1, ids, 16, &n);
 }
 
+/* WASI's poll_oneoff, imported under a name of our own so that the header
+ * needs nothing from libc. Used only to sleep. */
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("poll_oneoff")))
+int32_t embly__poll_oneoff(const void *in, void *out, uint32_t nsubscriptions, uint32_t *nevents);
+
+/* embly_sleep_ns sleeps for ns nanoseconds, in the host: the instance uses
+ * no CPU and spends none of its CPU budget meanwhile. */
+static inline int32_t embly_sleep_ns(uint64_t ns) {
+  /* One relative clock subscription (48 bytes) and its event (32 bytes),
+   * laid out as WASI preview1 says. */
+  uint64_t sub[6] = {0};
+  uint64_t ev[4];
+  uint32_t nev = 0;
+  sub[1] = 0;  /* tag: clock */
+  sub[2] = 1;  /* clock id: monotonic */
+  sub[3] = ns; /* timeout, relative (flags 0) */
+  return embly__poll_oneoff(sub, ev, 1, &nev);
+}
+
+/*
+ * Backing off. _events has no interest set and reports a conn with unread
+ * input (data or an EOF) every time until it is read. A guest that waits
+ * for one conn (a full window on conn 1, data on a child) while another
+ * conn has input it does not read yet would call _events in a tight loop.
+ * The helpers below count consecutive waits after which their conn still
+ * could not move; from the third on they sleep first, 50 µs doubling up to
+ * 5 ms, so such a guest uses a few percent of a CPU instead of all of it.
+ * Any progress resets the count, so a guest that reads what it is told
+ * about never sleeps.
+ */
+#define EMBLY__BACKOFF_MIN_NS 50000ull
+#define EMBLY__BACKOFF_MAX_NS 5000000ull
+
+/* embly_await waits for news after an EAGAIN; *fruitless counts the waits
+ * since the caller last made progress (set it to 0 when it does). */
+static inline int32_t embly_await(uint32_t *fruitless) {
+  if (*fruitless >= 2) {
+    uint32_t shift = *fruitless - 2;
+    uint64_t ns = shift >= 7 ? EMBLY__BACKOFF_MAX_NS : EMBLY__BACKOFF_MIN_NS << shift;
+    if (ns > EMBLY__BACKOFF_MAX_NS) ns = EMBLY__BACKOFF_MAX_NS;
+    embly_sleep_ns(ns);
+  }
+  if (*fruitless < 64) (*fruitless)++;
+  return embly_wait();
+}
+
 /* embly_write_all writes all of buf, waiting while the window is full. */
 static inline int32_t embly_write_all(int32_t id, const void *buf, size_t len) {
   const char *p = (const char *)buf;
+  uint32_t fruitless = 0;
   while (len > 0) {
     uint32_t n = 0;
     int32_t err = embly_write(id, p, (uint32_t)len, &n);
     if (err == EMBLY_EAGAIN) {
-      if ((err = embly_wait()) != 0) return err;
+      if ((err = embly_await(&fruitless)) != 0) return err;
       continue;
     }
     if (err != 0) return err;
+    fruitless = 0;
     p += n;
     len -= n;
   }
@@ -76,10 +124,11 @@ static inline int32_t embly_write_all(int32_t id, const void *buf, size_t len) {
 /* embly_read_some reads at least one byte, waiting while nothing is buffered.
  * *nread == 0 on return means EOF. */
 static inline int32_t embly_read_some(int32_t id, void *buf, size_t len, uint32_t *nread) {
+  uint32_t fruitless = 0;
   for (;;) {
     int32_t err = embly_read(id, buf, (uint32_t)len, nread);
     if (err != EMBLY_EAGAIN) return err;
-    if ((err = embly_wait()) != 0) return err;
+    if ((err = embly_await(&fruitless)) != 0) return err;
   }
 }
 
@@ -88,6 +137,80 @@ static inline int32_t embly_spawn_str(const char *name, int32_t *id) {
   size_t n = 0;
   while (name[n]) n++;
   return embly_spawn(name, (uint32_t)n, id);
+}
+
+/*
+ * Addresses: talking to an instance you did not spawn (docs/abi.md,
+ * "Addresses").
+ *
+ *   int32_t lst; char addr[64];
+ *   embly_listen(&lst, addr, sizeof addr);   // publish: addr = "addr/<token>"
+ *   ... pass addr to another instance (a message, a kv record) ...
+ *   int32_t id;
+ *   embly_dial(addr, &id);                   // elsewhere: a new conn to us
+ *   embly_accept(lst, &id);                  // here: the other end of it
+ */
+#define EMBLY_ADDR_MAX 64 /* "addr/" + 32 hex digits + NUL fits */
+
+/* embly__read_line reads one '\n'-terminated line from conn id into buf
+ * (NUL-terminated, without the '\n'), one byte at a time so nothing after
+ * it is consumed. With wait == 0 it returns EAGAIN when no line has begun;
+ * the host writes each line whole, so a begun line is there entirely. */
+static inline int32_t embly__read_line(int32_t id, char *buf, size_t cap, int wait) {
+  size_t at = 0;
+  for (;;) {
+    char c;
+    uint32_t got = 0;
+    int32_t err = (wait || at > 0) ? embly_read_some(id, &c, 1, &got) : embly_read(id, &c, 1, &got);
+    if (err != 0) return err;
+    if (got == 0) return EMBLY_EPIPE;
+    if (c == '\n') break;
+    if (at + 1 >= cap) return EMBLY_E2BIG;
+    buf[at++] = c;
+  }
+  buf[at] = 0;
+  return 0;
+}
+
+/* embly_listen publishes an address for this instance: *listen_id is the
+ * listen conn, and addr (cap bytes, EMBLY_ADDR_MAX is enough) receives the
+ * address, NUL-terminated, to pass to whoever should reach us. The address
+ * stays valid until this instance ends or closes the listen conn. */
+static inline int32_t embly_listen(int32_t *listen_id, char *addr, size_t cap) {
+  int32_t err = embly_spawn_str("addr/listen", listen_id);
+  if (err != 0) return err;
+  return embly__read_line(*listen_id, addr, cap, 1);
+}
+
+/* embly_dial opens a conn to the instance that published addr.
+ * ENOENT: no such address (wrong, withdrawn, or its instance ended);
+ * EAGAIN: its backlog is full, or this instance dialed too often. */
+static inline int32_t embly_dial(const char *addr, int32_t *id) {
+  return embly_spawn_str(addr, id);
+}
+
+/* embly_accept takes the next conn dialed to the listen conn: *id is our
+ * end of it. EAGAIN: none is pending (wait with _events: the listen conn
+ * is reported when one arrives). A conn id _events reports before you
+ * accepted it is such a conn: accept until EAGAIN to learn it. */
+static inline int32_t embly_accept(int32_t listen_id, int32_t *id) {
+  char line[16];
+  int32_t err = embly__read_line(listen_id, line, sizeof line, 0);
+  if (err != 0) return err;
+  int32_t v = 0;
+  for (const char *p = line; *p; p++) v = v * 10 + (*p - '0');
+  *id = v;
+  return 0;
+}
+
+/* embly_accept_wait is embly_accept that waits for a dial. */
+static inline int32_t embly_accept_wait(int32_t listen_id, int32_t *id) {
+  uint32_t fruitless = 0;
+  for (;;) {
+    int32_t err = embly_accept(listen_id, id);
+    if (err != EMBLY_EAGAIN) return err;
+    if ((err = embly_await(&fruitless)) != 0) return err;
+  }
 }
 
 /* embly_read_all reads conn id until EOF, or until buf (cap bytes) is full,
@@ -201,9 +324,10 @@ static inline int embly__progress(embly_exchange_t *e) {
  * failed _events. Requests and answers flow at the same time, so a peer
  * that answers while it still reads (an echo) cannot deadlock against us,
  * and thousands of conns cost one _events call per batch of news.
- * Each conn may appear once. Conns outside x must not have unread input
- * (data or an EOF) while it runs: _events would report them every time and
- * the loop would spin; read them to EOF first, or leave them empty. */
+ * Each conn may appear once. Conns outside x should not have unread input
+ * (data or an EOF) while it runs: _events reports them every time, and the
+ * loop then backs off with short sleeps (see embly_await) instead of
+ * spinning, which costs latency; read them to EOF first when you can. */
 static inline int32_t embly_exchange(embly_exchange_t *x, size_t count) {
   int sorted = 1;
   size_t pending = 0;
@@ -217,15 +341,26 @@ static inline int32_t embly_exchange(embly_exchange_t *x, size_t count) {
   for (size_t i = 0; i < count; i++)
     if (!embly__progress(&x[i])) pending++;
   int32_t ids[256];
+  uint32_t fruitless = 0;
   while (pending > 0) {
     uint32_t n = 0;
+    /* Only conns outside x reported, again: back off (see embly_await). */
+    if (fruitless >= 2) {
+      uint32_t shift = fruitless - 2;
+      uint64_t ns = shift >= 7 ? EMBLY__BACKOFF_MAX_NS : EMBLY__BACKOFF_MIN_NS << shift;
+      embly_sleep_ns(ns > EMBLY__BACKOFF_MAX_NS ? EMBLY__BACKOFF_MAX_NS : ns);
+    }
     int32_t err = embly_events(-1, ids, 256, &n);
     if (err != 0) return err;
+    int moved = 0;
     for (uint32_t i = 0; i < n; i++) {
       embly_exchange_t *e = embly__find(x, count, sorted, ids[i]);
       if (e == NULL || e->state_ == (EMBLY__SENT | EMBLY__RECEIVED)) continue;
+      moved = 1;
       if (embly__progress(e)) pending--;
     }
+    if (moved) fruitless = 0;
+    else if (fruitless < 64) fruitless++;
   }
   return 0;
 }

@@ -170,6 +170,10 @@ func (e *SpawnError) Error() string {
 		why = fmt.Sprintf("no such function %q in this project", fn)
 	case e.Err == ENOENT && strings.HasPrefix(e.Target, kvTarget):
 		why, _ = kvSpawnReason(e.Target)
+	case e.Err == ENOENT && strings.HasPrefix(e.Target, addrPrefix):
+		why = "no such address: it was never published, was withdrawn, or its instance ended"
+	case e.Err == EAGAIN && strings.HasPrefix(e.Target, addrPrefix):
+		why = "the address has too many conns waiting to be accepted, or this instance dialed as often as it may; retry later"
 	case e.Err == ENOENT && strings.HasPrefix(e.Target, vinylTarget):
 		why = vinylSpawnReason(e.Target)
 	case e.Err == ENOENT:

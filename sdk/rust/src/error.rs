@@ -23,6 +23,17 @@ pub enum Error {
     },
     /// The request on conn 1 was not valid HTTP/1.1.
     BadRequest(String),
+    /// The host refused or could not make an outbound HTTP request
+    /// ([`crate::http::send`]): it answered in the upstream's place with
+    /// an `X-Embly-Error` response (docs/abi.md, "Errors from the host").
+    Outbound {
+        /// The status of the host's answer: 400, 403, 502 or 504.
+        status: u16,
+        /// The `X-Embly-Error` code: `not-allowed`, `unreachable`, ...
+        code: String,
+        /// The host's one-line explanation, which says what to do.
+        message: String,
+    },
     /// Anything else, as a message.
     Other(String),
 }
@@ -66,6 +77,7 @@ impl fmt::Display for Error {
             Error::Http(e) => e.fmt(f),
             Error::Host { call, errno } => write!(f, "embly: {}: {}", call, errno),
             Error::BadRequest(msg) => write!(f, "embly: bad request on conn 1: {}", msg),
+            Error::Outbound { message, .. } => f.write_str(message),
             Error::Other(msg) => f.write_str(msg),
         }
     }

@@ -14,8 +14,11 @@
 //! Either way, a handler that returns an error before it sent anything
 //! answers `500 Internal Server Error`.
 
+mod client;
 mod request;
 mod response;
+
+pub use self::client::{get, send};
 
 pub use self::request::Body;
 pub use self::response::ResponseWriter;

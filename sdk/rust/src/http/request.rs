@@ -27,7 +27,7 @@ pub struct Body {
 
 /// How the body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(crate) enum Framing {
     /// This many bytes are left (Content-Length).
     Length(u64),
     /// Chunked transfer coding, in this state.
@@ -39,7 +39,7 @@ enum Framing {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
+pub(crate) enum Chunk {
     /// Next is a chunk-size line.
     Size,
     /// This many bytes of the current chunk are left.
@@ -56,7 +56,7 @@ impl Body {
         Body::from(Vec::new())
     }
 
-    fn new(rd: Box<dyn BufRead>, framing: Framing) -> Body {
+    pub(crate) fn new(rd: Box<dyn BufRead>, framing: Framing) -> Body {
         Body { rd, framing }
     }
 
@@ -199,7 +199,7 @@ fn chunk_size(line: &[u8]) -> io::Result<u64> {
 
 /// read_line reads one line of at most max bytes, without its line ending
 /// (LF or CRLF). EOF before the line ends is an error.
-fn read_line(rd: &mut dyn BufRead, max: usize) -> io::Result<Vec<u8>> {
+pub(crate) fn read_line(rd: &mut dyn BufRead, max: usize) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
     rd.take(max as u64 + 1).read_until(b'\n', &mut line)?;
     if line.last() != Some(&b'\n') {
@@ -289,7 +289,7 @@ fn parse_request_line(line: &[u8], req: &mut Request<()>) -> Result<(), Error> {
     Ok(())
 }
 
-fn parse_header(line: &[u8]) -> Result<(HeaderName, HeaderValue), Error> {
+pub(crate) fn parse_header(line: &[u8]) -> Result<(HeaderName, HeaderValue), Error> {
     if line[0] == b' ' || line[0] == b'\t' {
         return Err(bad("obsolete line folding in the request head"));
     }
@@ -324,7 +324,7 @@ fn trim_ows(mut b: &[u8]) -> &[u8] {
 /// framing decides how the body ends (RFC 9112 6.3): chunked wins over
 /// Content-Length; with neither, the body runs to EOF, which the gateway
 /// sends right after the body (for a bodyless GET, at once).
-fn framing(headers: &HeaderMap) -> Result<Framing, Error> {
+pub(crate) fn framing(headers: &HeaderMap) -> Result<Framing, Error> {
     let mut codings = Vec::new();
     for v in headers.get_all(TRANSFER_ENCODING) {
         let v = v.to_str().map_err(|_| bad("bad Transfer-Encoding"))?;
