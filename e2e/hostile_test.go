@@ -85,7 +85,7 @@ function "streamfail" {
 function "sleeper" {
   runtime = "wasm"
   path = "./sleeper.wasm"
-  cpu_budget = "100ms"
+  cpu_budget = "250ms"
 }
 function "waiter" {
   runtime = "wasm"
@@ -138,7 +138,7 @@ gateway {
   }
   route "/waiter"     {
     function = "${function.waiter}"
-    timeout  = "1s"
+    timeout  = "2s"
   }
   route "/big" {
     function = "${function.big}"
@@ -407,9 +407,9 @@ func concurrencyLimit(url string) string {
 	}
 	// Probe until both are running: a probe that gets a slot itself gives
 	// it back when its short timeout ends the request.
-	probe := &http.Client{Timeout: 100 * time.Millisecond}
+	probe := &http.Client{Timeout: 300 * time.Millisecond}
 	third := 0
-	for deadline := time.Now().Add(900 * time.Millisecond); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(1800 * time.Millisecond); time.Now().Before(deadline); {
 		resp, err := probe.Get(url)
 		if err != nil {
 			continue
