@@ -67,6 +67,9 @@ var errStopped = errors.New("stopped")
 // ctx must be the instance's own: cancel ends it, and run cancels it on the
 // way out so that its children end with it.
 func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint) (err error) {
+	r.running.Add(1)
+	defer r.running.Done()
+	defer context.AfterFunc(r.closing, cancel)() // Close stops every instance
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
 	inst.tree = &inst.descendants
 	if p := instanceFrom(ctx); p != nil {
