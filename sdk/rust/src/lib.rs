@@ -56,6 +56,7 @@ mod host;
 pub mod http;
 pub mod kv;
 mod sys;
+pub mod vinyl;
 
 pub use crate::conn::{spawn, spawn_and_send, spawn_function, Conn};
 pub use crate::errno::Errno;
