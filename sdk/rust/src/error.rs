@@ -34,8 +34,56 @@ pub enum Error {
         /// The host's one-line explanation, which says what to do.
         message: String,
     },
+    /// A datastore ([`crate::kv`], [`crate::vinyl`]) refused or failed a
+    /// request. Match on `kind` (or call [`Error::store_error`]) to tell a
+    /// missing key from a full disk.
+    Store {
+        /// Why: not found, too large, invalid, unavailable or conflict.
+        kind: StoreError,
+        /// The database, as the host names it: `kv "cache"`, `vinyl "main"`.
+        db: String,
+        /// The operation: `get`, `set`, `insert`, `delete-where`, ...
+        op: String,
+        /// For [`StoreError::Conflict`]: the field of the unique index the
+        /// insert broke (the primary key's field when it reused a key).
+        field: Option<String>,
+        /// The host's explanation, or the SDK's when it refused the request
+        /// before sending it.
+        message: String,
+    },
     /// Anything else, as a message.
     Other(String),
+}
+
+/// StoreError says why a datastore request failed: the status of the
+/// host's answer (docs/abi.md), or the SDK's own check of a limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No such key or record (or a kv key that has expired).
+    NotFound,
+    /// A key, value, record, page size or answer passes its limit.
+    TooLarge,
+    /// A malformed request: an empty key, an unknown record type or field, a
+    /// query the host cannot run, a record that is not valid JSON.
+    Invalid,
+    /// The host's store failed, or answered something malformed; retrying
+    /// later may work.
+    Unavailable,
+    /// A vinyl insert broke a unique index or reused a primary key.
+    Conflict,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreError::NotFound => "not found",
+            StoreError::TooLarge => "too large",
+            StoreError::Invalid => "invalid request",
+            StoreError::Unavailable => "store unavailable",
+            StoreError::Conflict => "unique violation",
+        })
+    }
 }
 
 impl Error {
@@ -59,6 +107,32 @@ impl Error {
         }
     }
 
+    /// store_error returns why a datastore request failed, if this error is
+    /// one ([`Error::Store`]).
+    ///
+    /// ```no_run
+    /// use embly::StoreError;
+    ///
+    /// let mut cache = embly::kv::open("cache")?;
+    /// let hits = match cache.get("hits") {
+    ///     Ok(v) => v,
+    ///     Err(e) if e.store_error() == Some(StoreError::NotFound) => b"0".to_vec(),
+    ///     Err(e) => return Err(e),
+    /// };
+    /// # Ok::<(), embly::Error>(())
+    /// ```
+    pub fn store_error(&self) -> Option<StoreError> {
+        match self {
+            Error::Store { kind, .. } => Some(*kind),
+            _ => None,
+        }
+    }
+
+    /// is_not_found is true for a datastore's [`StoreError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        self.store_error() == Some(StoreError::NotFound)
+    }
+
     /// into_io wraps a host error in an io::Error of the matching kind, so
     /// that Read and Write can return it without losing it.
     pub(crate) fn into_io(self) -> io::Error {
@@ -78,6 +152,20 @@ impl fmt::Display for Error {
             Error::Host { call, errno } => write!(f, "embly: {}: {}", call, errno),
             Error::BadRequest(msg) => write!(f, "embly: bad request on conn 1: {}", msg),
             Error::Outbound { message, .. } => f.write_str(message),
+            Error::Store {
+                kind,
+                db,
+                op,
+                message,
+                ..
+            } => {
+                let msg = if message.is_empty() {
+                    kind.to_string()
+                } else {
+                    message.clone()
+                };
+                write!(f, "embly: {}: {}: {}", db, op, msg)
+            }
             Error::Other(msg) => f.write_str(msg),
         }
     }

@@ -54,11 +54,13 @@ mod executor;
 mod fake;
 mod host;
 pub mod http;
+pub mod kv;
 mod sys;
+pub mod vinyl;
 
 pub use crate::conn::{spawn, spawn_and_send, spawn_function, Conn};
 pub use crate::errno::Errno;
-pub use crate::error::Error;
+pub use crate::error::{Error, StoreError};
 pub use crate::executor::block_on;
 
 use std::future::Future;
