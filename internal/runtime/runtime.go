@@ -97,7 +97,7 @@ type Runtime struct {
 	// closing ends when Close is called: every running instance is stopped
 	// (its context cancelled, so its interrupt is set) and Close waits for
 	// running to drain before closing wazero under them.
-	closing context.Context
+	closing  context.Context
 	closeAll context.CancelFunc
 	running  sync.WaitGroup
 }
