@@ -168,7 +168,9 @@ func TestRustCompileError(t *testing.T) {
 func TestRustUnavailableDependencies(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ deps, want string }{
-		{`serde = "1"`, "crate serde is not available offline: install librust-serde-dev (`apt-get install librust-serde-dev`)"},
+		// A crate no machine has packaged: serde was used here, until a
+		// machine had librust-serde-dev installed.
+		{`emblyno_such_crate = "1"`, "crate emblyno_such_crate is not available offline: install librust-emblyno-such-crate-dev (`apt-get install librust-emblyno-such-crate-dev`)"},
 		{"[dev-dependencies]\nquick_check = \"1\"", "crate quick_check (a dev-dependency) is not available offline: install librust-quick-check-dev"},
 		{`foo = { git = "https://example.com/foo" }`, "crate foo comes from git, which offline builds cannot reach"},
 		{`embly = "1.0"`, `embly = "^1.0": the embly binary carries the embly crate 0.1.0, which stands in for any 0.x version`},
