@@ -160,38 +160,14 @@ func FunctionExports(wasm []byte) (map[string]bool, error) {
 	return out, nil
 }
 
+// importedGlobals counts the imported globals of a module that can be
+// snapshotted: one that imports its memory cannot.
 func importedGlobals(secs []section) (uint32, error) {
-	var count uint32
-	for _, s := range secs {
-		if s.id != secImport {
-			continue
-		}
-		r := reader{b: s.body}
-		n := r.u32()
-		for i := uint32(0); i < n && r.err == nil; i++ {
-			r.name()
-			r.name()
-			switch kind := r.byte(); kind {
-			case 0x00: // func: type index
-				r.u32()
-			case 0x01: // table: reftype, limits
-				r.byte()
-				r.limits()
-			case 0x02:
-				return 0, fmt.Errorf("%w: it imports its memory", ErrUnsupported)
-			case 0x03: // global: valtype, mut
-				r.byte()
-				r.byte()
-				count++
-			default:
-				return 0, fmt.Errorf("unknown import kind %#x", kind)
-			}
-		}
-		if r.err != nil {
-			return 0, fmt.Errorf("malformed import section: %w", r.err)
-		}
+	_, globals, memories, err := importCounts(secs)
+	if err == nil && memories > 0 {
+		err = fmt.Errorf("%w: it imports its memory", ErrUnsupported)
 	}
-	return count, nil
+	return globals, err
 }
 
 func mutableGlobals(body []byte, imported uint32) ([]Global, error) {

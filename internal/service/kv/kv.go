@@ -9,17 +9,16 @@
 package kv
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/embly/embly/internal/bus"
 	"github.com/embly/embly/internal/service"
+	"github.com/embly/embly/internal/service/frames"
 	"github.com/embly/embly/internal/store"
 )
 
@@ -85,44 +84,13 @@ type session struct {
 
 // Serve implements service.Handler.
 func (s *session) Serve(ctx context.Context, conn *bus.Conn) {
-	r := bufio.NewReaderSize(conn, 32<<10)
-	w := bufio.NewWriterSize(conn, 32<<10)
-	var buf, out []byte
-	for {
-		body, n, err := ReadFrame(r, buf, MaxRequestBytes)
-		switch {
-		case err == io.EOF:
-			return
-		case err != nil:
-			if ctx.Err() == nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-				s.logf("reading a request: %v", err)
-			}
-			return
-		}
-		if body != nil && cap(body) <= 64<<10 {
-			buf = body[:0] // reuse small buffers; let a 1 MiB one go
-		}
-		out = out[:0]
-		if int64(n) > MaxRequestBytes {
-			out = appendError(out, StatusTooLarge, fmt.Sprintf("the request is %d bytes; the limit is %d (a value may be %d bytes, a key %d)",
+	frames.Serve(ctx, conn, MaxRequestBytes, func(out, body []byte, n uint32) []byte {
+		if body == nil {
+			return appendError(out, StatusTooLarge, fmt.Sprintf("the request is %d bytes; the limit is %d (a value may be %d bytes, a key %d)",
 				n, MaxRequestBytes, store.MaxValueBytes, store.MaxKeyBytes))
-		} else {
-			out = s.handle(ctx, out, body)
 		}
-		if _, err := w.Write(out); err != nil {
-			return
-		}
-		// Answer now unless the next request is already here: a function
-		// that pipelines gets its answers in fewer conn writes.
-		if r.Buffered() == 0 {
-			if err := w.Flush(); err != nil {
-				return
-			}
-		}
-		if cap(out) > 64<<10 {
-			out = nil
-		}
-	}
+		return s.handle(ctx, out, body)
+	}, s.logf)
 }
 
 // handle runs one request and appends its response frame to out.

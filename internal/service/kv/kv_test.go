@@ -14,6 +14,7 @@ import (
 
 	"github.com/embly/embly/internal/bus"
 	"github.com/embly/embly/internal/service"
+	"github.com/embly/embly/internal/service/frames"
 	"github.com/embly/embly/internal/store"
 	"github.com/embly/embly/internal/store/sqlite"
 )
@@ -97,7 +98,7 @@ func (c *client) do(t testing.TB, r Request) (byte, []byte) {
 
 func (c *client) response(t testing.TB) (byte, []byte) {
 	t.Helper()
-	body, _, err := ReadFrame(c, nil, 4<<20)
+	body, _, err := frames.Read(c, nil, 4<<20)
 	if err != nil || len(body) == 0 {
 		t.Fatalf("reading the response: %q, %v", body, err)
 	}

@@ -171,32 +171,3 @@ func (d *decoder) rest() []byte {
 
 // ReadFrame reads one frame's body into buf (grown as needed) and returns
 // it. A frame longer than max is discarded: ReadFrame returns a nil body and
-// its length. io.EOF means the peer closed cleanly between frames.
-func ReadFrame(r io.Reader, buf []byte, max int) (body []byte, n uint32, err error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, 0, err
-	}
-	n = binary.BigEndian.Uint32(hdr[:])
-	if int64(n) > int64(max) {
-		if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
-			return nil, n, unexpected(err)
-		}
-		return nil, n, nil
-	}
-	if cap(buf) < int(n) {
-		buf = make([]byte, n)
-	}
-	body = buf[:n]
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, n, unexpected(err)
-	}
-	return body, n, nil
-}
-
-func unexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
-}

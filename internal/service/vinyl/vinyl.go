@@ -11,16 +11,15 @@
 package vinyl
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/embly/embly/internal/bus"
 	"github.com/embly/embly/internal/service"
+	"github.com/embly/embly/internal/service/frames"
 	"github.com/embly/embly/internal/store"
 )
 
@@ -95,41 +94,12 @@ type session struct {
 
 // Serve implements service.Handler.
 func (s *session) Serve(ctx context.Context, conn *bus.Conn) {
-	r := bufio.NewReaderSize(conn, 32<<10)
-	w := bufio.NewWriterSize(conn, 32<<10)
-	var buf, out []byte
-	for {
-		body, n, err := readFrame(r, buf, MaxRequestBytes)
-		switch {
-		case err == io.EOF:
-			return
-		case err != nil:
-			if ctx.Err() == nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-				s.logf("reading a request: %v", err)
-			}
-			return
+	frames.Serve(ctx, conn, MaxRequestBytes, func(out, body []byte, n uint32) []byte {
+		if body == nil {
+			return appendError(out, StatusTooLarge, fmt.Sprintf("the request is %d bytes; the limit is %d", n, MaxRequestBytes))
 		}
-		if body != nil && cap(body) <= 64<<10 {
-			buf = body[:0]
-		}
-		out = out[:0]
-		if n > MaxRequestBytes {
-			out = appendError(out, StatusTooLarge, fmt.Sprintf("the request is %d bytes; the limit is %d", n, MaxRequestBytes))
-		} else {
-			out = s.handle(ctx, out, body)
-		}
-		if _, err := w.Write(out); err != nil {
-			return
-		}
-		if r.Buffered() == 0 {
-			if err := w.Flush(); err != nil {
-				return
-			}
-		}
-		if cap(out) > 64<<10 {
-			out = nil
-		}
-	}
+		return s.handle(ctx, out, body)
+	}, s.logf)
 }
 
 // handle runs one request and appends its response frame to out.
@@ -294,36 +264,4 @@ func appendCount(out []byte, n uint64) []byte {
 	start := begin(&out, StatusOK)
 	out = binary.BigEndian.AppendUint64(out, n)
 	return end(out, start)
-}
-
-// readFrame reads one frame's body into buf (grown as needed). A frame
-// longer than max is discarded: readFrame returns a nil body and its
-// length. io.EOF means the peer closed cleanly between frames.
-func readFrame(r io.Reader, buf []byte, max int) (body []byte, n int, err error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, 0, err
-	}
-	n = int(binary.BigEndian.Uint32(hdr[:]))
-	if n > max {
-		if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
-			return nil, n, unexpected(err)
-		}
-		return nil, n, nil
-	}
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	body = buf[:n]
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, n, unexpected(err)
-	}
-	return body, n, nil
-}
-
-func unexpected(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
-	}
-	return err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/embly/embly/internal/bus"
 	"github.com/embly/embly/internal/config"
 	"github.com/embly/embly/internal/service"
+	"github.com/embly/embly/internal/service/frames"
 	"github.com/embly/embly/internal/store"
 	"github.com/embly/embly/internal/store/sqlite"
 )
@@ -174,7 +175,7 @@ func (c *client) do(t testing.TB, r Request) (byte, []byte) {
 	if _, err := c.Write(AppendRequest(nil, r)); err != nil {
 		t.Fatal(err)
 	}
-	body, _, err := readFrame(c, nil, 64<<20)
+	body, _, err := frames.Read(c, nil, 64<<20)
 	if err != nil || len(body) == 0 {
 		t.Fatalf("reading the response: %q, %v", body, err)
 	}
