@@ -227,3 +227,41 @@ func Wait(timeout time.Duration, conns ...*Conn) ([]*Conn, error) {
 	}
 	return out, nil
 }
+
+// serviceConn is the conn to a host service (embly/kv/NAME,
+// embly/vinyl/NAME): spawned on first use in each invocation (a reused
+// instance's conns do not outlive the invocation), and again after drop.
+// Its owner's lock guards it.
+type serviceConn struct {
+	target string
+	h      *host // nil: the instance's host
+
+	conn *Conn
+	gen  uint64 // the host's invocation the conn belongs to
+}
+
+// connect returns the conn, spawning it if this invocation has none.
+func (s *serviceConn) connect() (*Conn, error) {
+	h := s.h
+	if h == nil {
+		h = defaultHost
+	}
+	gen := h.generation()
+	if s.conn != nil && s.gen == gen {
+		return s.conn, nil
+	}
+	conn, err := h.spawn(s.target)
+	if err != nil {
+		return nil, err
+	}
+	s.conn, s.gen = conn, gen
+	return conn, nil
+}
+
+// drop closes a conn the host ended; the next connect spawns another.
+func (s *serviceConn) drop() {
+	if s.conn != nil {
+		s.conn.Close()
+		s.conn = nil
+	}
+}

@@ -60,12 +60,10 @@ const (
 // (they take turns on the conn).
 type KVStore struct {
 	name string
-	h    *host // nil: the instance's host
 
-	mu   sync.Mutex
-	conn *Conn
-	gen  uint64 // the host's invocation the conn belongs to
-	buf  []byte
+	mu sync.Mutex
+	serviceConn
+	buf []byte
 }
 
 // KV returns the key-value database name. It does not talk to the host:
@@ -73,7 +71,9 @@ type KVStore struct {
 // error matching [ENOENT]. KV may be called at package level:
 //
 //	var cache = embly.KV("cache")
-func KV(name string) *KVStore { return &KVStore{name: name} }
+func KV(name string) *KVStore {
+	return &KVStore{name: name, serviceConn: serviceConn{target: kvTarget + name}}
+}
 
 // KVError is the error of a request the host refused or failed.
 type KVError struct {
@@ -276,8 +276,7 @@ func (s *KVStore) do(op, key string, req []byte) ([]byte, error) {
 	if err != nil {
 		// The conn is unusable (the host ended it); the next call spawns
 		// another.
-		s.conn = nil
-		conn.Close()
+		s.drop()
 		return nil, fmt.Errorf("embly: kv %q: %s %q: %w", s.name, op, truncate(key), err)
 	}
 	if status == kvOK {
@@ -295,25 +294,6 @@ func (s *KVStore) do(op, key string, req []byte) ([]byte, error) {
 		e.Err = ErrUnavailable
 	}
 	return nil, e
-}
-
-// connect returns the conn to the database, spawning it on first use in
-// this invocation. s.mu is held.
-func (s *KVStore) connect() (*Conn, error) {
-	h := s.h
-	if h == nil {
-		h = defaultHost
-	}
-	gen := h.generation()
-	if s.conn != nil && s.gen == gen {
-		return s.conn, nil
-	}
-	conn, err := h.spawn(kvTarget + s.name)
-	if err != nil {
-		return nil, err
-	}
-	s.conn, s.gen = conn, gen
-	return conn, nil
 }
 
 func roundTrip(conn *Conn, req []byte) (status byte, payload []byte, err error) {

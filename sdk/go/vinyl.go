@@ -64,17 +64,17 @@ const (
 // for the invocation; its methods may be called from several goroutines.
 type VinylDB struct {
 	name string
-	h    *host
 
-	mu   sync.Mutex
-	conn *Conn
-	gen  uint64
+	mu sync.Mutex
+	serviceConn
 }
 
 // Vinyl returns the record database name. It does not talk to the host: a
 // database embly.hcl does not declare fails at the first call, with an
 // error matching [ENOENT]. Vinyl may be called at package level.
-func Vinyl(name string) *VinylDB { return &VinylDB{name: name} }
+func Vinyl(name string) *VinylDB {
+	return &VinylDB{name: name, serviceConn: serviceConn{target: vinylTarget + name}}
+}
 
 // VinylError is the error of a request the host refused or failed.
 type VinylError struct {
@@ -324,8 +324,7 @@ func (d *VinylDB) do(op, format byte, typ string, rest []byte) ([]byte, error) {
 	}
 	status, payload, err := roundTripMax(conn, req, maxVinylResponse)
 	if err != nil {
-		d.conn = nil
-		conn.Close()
+		d.drop()
 		return nil, fmt.Errorf("embly: vinyl %q: %s %s: %w", d.name, name, typ, err)
 	}
 	if status == kvOK {
@@ -349,25 +348,6 @@ func (d *VinylDB) do(op, format byte, typ string, rest []byte) ([]byte, error) {
 		e.Err = ErrUnavailable
 	}
 	return nil, e
-}
-
-// connect returns the conn to the database, spawning it on first use in
-// this invocation. d.mu is held.
-func (d *VinylDB) connect() (*Conn, error) {
-	h := d.h
-	if h == nil {
-		h = defaultHost
-	}
-	gen := h.generation()
-	if d.conn != nil && d.gen == gen {
-		return d.conn, nil
-	}
-	conn, err := h.spawn(vinylTarget + d.name)
-	if err != nil {
-		return nil, err
-	}
-	d.conn, d.gen = conn, gen
-	return conn, nil
 }
 
 // vinylSpawnReason explains an ENOENT from spawning embly/vinyl/NAME.
