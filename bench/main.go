@@ -111,12 +111,9 @@ func run(ctx context.Context, o options) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	embly := filepath.Join(root, "bin", "embly")
-	progress("building %s", embly)
-	build := exec.CommandContext(ctx, "go", "build", "-o", embly, "./cmd/embly")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return false, fmt.Errorf("go build ./cmd/embly: %w\n%s", err, out)
+	embly, err := buildEmbly(ctx, root)
+	if err != nil {
+		return false, err
 	}
 	tmp, err := os.MkdirTemp("", "embly-bench-")
 	if err != nil {
@@ -205,4 +202,16 @@ func writeJSON(path string, o options, rows []*row) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// buildEmbly builds bin/embly in the repository at root and returns its path.
+func buildEmbly(ctx context.Context, root string) (string, error) {
+	embly := filepath.Join(root, "bin", "embly")
+	progress("building %s", embly)
+	build := exec.CommandContext(ctx, "go", "build", "-o", embly, "./cmd/embly")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/embly: %w\n%s", err, out)
+	}
+	return embly, nil
 }

@@ -219,12 +219,9 @@ func runSoak(ctx context.Context, o soakOptions) (ok bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	embly := filepath.Join(root, "bin", "embly")
-	progress("building %s", embly)
-	build := exec.CommandContext(ctx, "go", "build", "-o", embly, "./cmd/embly")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return false, fmt.Errorf("go build ./cmd/embly: %w\n%s", err, out)
+	embly, err := buildEmbly(ctx, root)
+	if err != nil {
+		return false, err
 	}
 	dir, err := os.MkdirTemp("", "embly-soak-")
 	if err != nil {
