@@ -101,9 +101,7 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 	}
 	defer mod.Close(context.Background())
 	defer interruptOnDone(inst.ctx, mod)()
-	entry := mod.ExportedFunction(fn.entry)
-	_, err = entry.Call(inst.ctx)
-	freeClosed(mod, entry)
+	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
 	return exitError(ctx, fn.name, err)
 }
 
@@ -120,32 +118,10 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	_, err = si.entry.Call(inst.ctx)
 	// An instance whose interrupt may have been set is not kept.
 	untouched := watching()
-	freeClosed(si.mod, si.entry)
 	si.clock.pause()
 	si.out.set(nil)
 	fn.snap.put(si, err == nil && untouched, fn.reuse())
 	return exitError(inst.ctx, fn.name, err)
-}
-
-// freeClosed releases the resources (the linear memory above all) of a
-// module that wazero closed while the guest was blocked in a host call
-// (with WithCloseOnContextDone, which the runtime no longer uses since
-// instances are stopped through their interrupt global; kept as a guard). wazero then only marks the module closed and
-// leaves the release to the guest's next checkpoint; but our host calls end
-// such a wait by panicking (errStopped), which unwinds past every
-// checkpoint, and a later Close is a no-op on a closed module. Without this
-// every instance stopped while it waited in _events or poll_oneoff leaked
-// its memory mapping: the soak found it (a spawn bomb's 2000 waiting
-// instances per request, until mmap failed). A call with a done context is
-// the public way to reach wazero's deferred release: it fails at once, and
-// releases on the way.
-func freeClosed(mod api.Module, entry api.Function) {
-	if !mod.IsClosed() {
-		return
-	}
-	done, cancel := context.WithCancel(context.Background())
-	cancel()
-	entry.Call(done)
 }
 
 // exitError turns how _start ended into the error Wait reports.
