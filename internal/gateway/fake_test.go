@@ -115,6 +115,8 @@ type fakeInvocation struct {
 
 func (i *fakeInvocation) Stop() { i.stop() }
 
+func (i *fakeInvocation) Done() <-chan struct{} { return i.done }
+
 func (i *fakeInvocation) Wait() error {
 	<-i.done
 	return i.err

@@ -66,20 +66,6 @@ func (c *invocation) finish() {
 	c.exitErr = c.inv.Wait()
 }
 
-// doneChan returns a channel closed when inv has ended: its own, when it has
-// one (the runtime's does), else one fed by a goroutine waiting on it.
-func doneChan(inv Invocation) <-chan struct{} {
-	if d, ok := inv.(interface{ Done() <-chan struct{} }); ok {
-		return d.Done()
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = inv.Wait()
-		close(done)
-	}()
-	return done
-}
-
 // kill stops the instance now.
 func (c *invocation) kill() {
 	c.stopped = true
@@ -123,7 +109,7 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		return
 	}
 	defer inv.Stop()
-	c := &invocation{inv: inv, done: doneChan(inv), timeout: g.ExitTimeout}
+	c := &invocation{inv: inv, done: inv.Done(), timeout: g.ExitTimeout}
 
 	rc := http.NewResponseController(w)
 	up := &upload{done: make(chan struct{})}

@@ -18,6 +18,8 @@ type Invocation interface {
 	Close() error
 	// Stop ends the instance now if it is still running.
 	Stop()
+	// Done is closed once the instance has ended; Wait then returns at once.
+	Done() <-chan struct{}
 	// Wait blocks until the instance has ended. It returns nil when the function
 	// returned from _start or called proc_exit(0), and an error naming the trap or
 	// exit code otherwise.
