@@ -169,8 +169,13 @@ func TestMaxInstances(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var bombs []*Invocation
-	for range 2 {
+	for i := range 2 {
 		inv, err := r.Spawn(ctx, "spawnbomb")
+		if i > 0 && errors.Is(err, ErrServerBusy) {
+			// The first bomb filled the server before the second
+			// started: that is the limit working too.
+			break
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
