@@ -16,7 +16,7 @@
 use crate::errno::Errno;
 use crate::sys;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// How many bytes may be read ahead of the reader on one conn.
@@ -72,13 +72,16 @@ impl ConnState {
 }
 
 struct Host {
-    conns: HashMap<i32, ConnState>,
+    // A BTreeMap rather than a HashMap: std's RandomState asks the host
+    // for random bytes in every fresh instance, and SipHash costs more than
+    // a few comparisons for the handful of conns most instances hold.
+    conns: BTreeMap<i32, ConnState>,
     backoff: Duration,
 }
 
 thread_local! {
     static HOST: RefCell<Host> = RefCell::new(Host {
-        conns: HashMap::new(),
+        conns: BTreeMap::new(),
         backoff: MIN_BACKOFF,
     });
 }

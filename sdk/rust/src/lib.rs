@@ -46,6 +46,7 @@
 
 #![deny(missing_docs)]
 
+mod bufconn;
 mod conn;
 mod errno;
 mod error;

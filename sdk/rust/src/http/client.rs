@@ -5,11 +5,12 @@
 //! embly.hcl is reachable.
 
 use super::request::{framing, parse_header, read_line, Body};
+use crate::bufconn::BufConn;
 use crate::conn::{spawn, Conn};
 use crate::error::Error;
 use ::http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use ::http::{Request, Response, StatusCode, Version};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 /// The spawn target of outbound HTTP.
 const TARGET: &str = "embly/http";
@@ -48,7 +49,7 @@ pub fn send(req: Request<Vec<u8>>) -> Result<Response<Body>, Error> {
     conn.write_all(&head)?;
     conn.write_all(req.body())?;
     conn.close()?;
-    let resp = read_response(BufReader::with_capacity(16 << 10, conn))?;
+    let resp = read_response(BufConn::new(conn))?;
     match resp.headers().get(HOST_ERROR) {
         None => Ok(resp),
         Some(code) => {
@@ -97,7 +98,13 @@ fn request_head(req: &Request<Vec<u8>>) -> Result<Vec<u8>, Error> {
     let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
     let host = authority.rsplit('@').next().unwrap_or(authority);
     let mut head = Vec::with_capacity(256);
-    write!(head, "{} {} HTTP/1.1\r\nHost: {}\r\n", req.method(), uri, host)?;
+    write!(
+        head,
+        "{} {} HTTP/1.1\r\nHost: {}\r\n",
+        req.method(),
+        uri,
+        host
+    )?;
     for (name, value) in req.headers() {
         if name == HOST || name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
             continue;
@@ -121,7 +128,7 @@ fn bad(msg: impl Into<String>) -> Error {
 
 /// read_response reads a response head from rd and returns the response,
 /// whose body reads the rest from rd: by Content-Length, chunked, or to EOF.
-fn read_response(rd: BufReader<Conn>) -> Result<Response<Body>, Error> {
+fn read_response(rd: BufConn) -> Result<Response<Body>, Error> {
     let mut rd: Box<dyn BufRead> = Box::new(rd);
     let mut budget = MAX_HEAD;
     let mut next_line = |rd: &mut Box<dyn BufRead>| -> Result<Vec<u8>, Error> {
@@ -144,7 +151,8 @@ fn read_response(rd: BufReader<Conn>) -> Result<Response<Body>, Error> {
     let mut parts = text.splitn(3, ' ');
     let status = match (parts.next(), parts.next()) {
         (Some("HTTP/1.1"), Some(code)) | (Some("HTTP/1.0"), Some(code)) => {
-            StatusCode::from_bytes(code.as_bytes()).map_err(|_| bad(format!("bad status line {:?}", text)))?
+            StatusCode::from_bytes(code.as_bytes())
+                .map_err(|_| bad(format!("bad status line {:?}", text)))?
         }
         _ => return Err(bad(format!("bad status line {:?}", text))),
     };
@@ -160,7 +168,10 @@ fn read_response(rd: BufReader<Conn>) -> Result<Response<Body>, Error> {
         resp.headers_mut().append(name, value);
     }
     let mut framing = framing(resp.headers()).map_err(|e| bad(strip(e)))?;
-    if status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
         framing = super::request::Framing::Length(0);
     }
     let (parts, ()) = resp.into_parts();
@@ -206,7 +217,10 @@ mod tests {
         assert_eq!(resp.headers()["content-type"], "text/plain");
         assert_eq!(resp.body_mut().read_string().unwrap(), "hello");
         let (req, closed) = sent();
-        assert_eq!(req, "GET http://127.0.0.1:8080/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n");
+        assert_eq!(
+            req,
+            "GET http://127.0.0.1:8080/x?y=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n"
+        );
         assert!(closed, "the request conn was not closed");
     }
 
@@ -233,9 +247,23 @@ mod tests {
     #[test]
     fn chunked_and_eof_bodies() {
         answer("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
-        assert_eq!(get("http://a.example/").unwrap().body_mut().read_string().unwrap(), "hello world");
+        assert_eq!(
+            get("http://a.example/")
+                .unwrap()
+                .body_mut()
+                .read_string()
+                .unwrap(),
+            "hello world"
+        );
         answer("HTTP/1.1 200 OK\r\n\r\nuntil the end");
-        assert_eq!(get("http://a.example/").unwrap().body_mut().read_string().unwrap(), "until the end");
+        assert_eq!(
+            get("http://a.example/")
+                .unwrap()
+                .body_mut()
+                .read_string()
+                .unwrap(),
+            "until the end"
+        );
     }
 
     #[test]
@@ -252,10 +280,17 @@ mod tests {
              Content-Length: 57\r\n\r\nembly/http: https://evil.example is not in allowed_hosts\n",
         );
         match get("https://evil.example/") {
-            Err(Error::Outbound { status, code, message }) => {
+            Err(Error::Outbound {
+                status,
+                code,
+                message,
+            }) => {
                 assert_eq!(status, 403);
                 assert_eq!(code, "not-allowed");
-                assert_eq!(message, "embly/http: https://evil.example is not in allowed_hosts");
+                assert_eq!(
+                    message,
+                    "embly/http: https://evil.example is not in allowed_hosts"
+                );
             }
             other => panic!("got {:?}", other.map(|r| r.status())),
         }
@@ -275,10 +310,19 @@ mod tests {
 
     #[test]
     fn malformed_responses() {
-        for raw in ["garbage\r\n\r\n", "HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "HTTP/1.1 200 OK\r\n"] {
+        for raw in [
+            "garbage\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
+            "HTTP/1.1 200 OK\r\n",
+        ] {
             answer(raw);
             let err = get("http://a.example/").unwrap_err();
-            assert!(err.to_string().contains("bad response"), "{:?}: {}", raw, err);
+            assert!(
+                err.to_string().contains("bad response"),
+                "{:?}: {}",
+                raw,
+                err
+            );
         }
     }
 }

@@ -24,16 +24,12 @@ pub use self::request::Body;
 pub use self::response::ResponseWriter;
 pub use ::http::{header, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
+use crate::bufconn::BufConn;
 use crate::conn::Conn;
 use crate::error::Error;
 use crate::executor::block_on;
 use crate::host;
 use std::future::Future;
-use std::io::BufReader;
-
-/// The reader's buffer on conn 1: the host's window is 64 KiB, so this takes
-/// a good part of it per call without holding much memory.
-const READ_BUFFER: usize = 16 << 10;
 
 /// run serves this instance's one HTTP request with handler and returns once
 /// the response is sent and conn 1 closed.
@@ -108,7 +104,7 @@ where
 
 /// start reads the request from conn 1, answering 400 if it is malformed.
 fn start() -> Result<(Request<Body>, ResponseWriter), Error> {
-    match request::read_request(BufReader::with_capacity(READ_BUFFER, Conn::parent())) {
+    match request::read_request(BufConn::new(Conn::parent())) {
         Ok(req) => {
             let w = ResponseWriter::new(1, req.method() == Method::HEAD);
             Ok((req, w))
