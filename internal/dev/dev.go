@@ -266,6 +266,15 @@ func (s spawner) Spawn(ctx context.Context, fn string) (gateway.Invocation, erro
 	return inv, nil
 }
 
+// Prepare implements gateway.InlineSpawner.
+func (s spawner) Prepare(ctx context.Context, fn string) (gateway.InlineInvocation, error) {
+	inv, err := s.rt.Prepare(ctx, fn)
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
 // ShutdownGrace bounds how long in-flight requests get to finish.
 const ShutdownGrace = 30 * time.Second
 

@@ -98,7 +98,17 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		ctx, cancel = context.WithTimeout(ctx, rt.timeout)
 		defer cancel()
 	}
-	inv, err := g.spawner.Spawn(ctx, rt.function)
+	// A request without a body is in the instance's conn 1 before it
+	// starts, so the instance can run on this goroutine (see runInline).
+	var inv Invocation
+	var inline InlineInvocation
+	var err error
+	if sp, ok := g.spawner.(InlineSpawner); ok && !hasBody(r) {
+		inline, err = sp.Prepare(ctx, rt.function)
+		inv = inline
+	} else {
+		inv, err = g.spawner.Spawn(ctx, rt.function)
+	}
 	if err != nil {
 		rl.errorf("could not start: %v", err)
 		code := spawnStatus(err)
@@ -149,7 +159,41 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		up.stop(rc, r)
 	}()
 
-	limit := &headerLimit{r: inv, n: maxResponseHeaderBytes}
+	if inline != nil {
+		runInline(inline, func() { g.respond(ctx, w, rc, r, rt, rl, c, up) })
+		return
+	}
+	g.respond(ctx, w, rc, r, rt, rl, c, up)
+}
+
+// runInline runs a prepared instance on this goroutine, then answers with
+// respond. An instance that has to wait for anything (its window is full,
+// it waits for a child or for time to pass) cannot be answered after it
+// ends: then respond starts on a goroutine of its own while the instance
+// goes on, and this one waits for both. respond may end the handler with
+// http.ErrAbortHandler; that panic is carried back to this goroutine.
+func runInline(inv InlineInvocation, respond func()) {
+	var done chan any
+	inv.RunInline(func() {
+		done = make(chan any, 1)
+		go func() {
+			defer func() { done <- recover() }()
+			respond()
+		}()
+	})
+	if done == nil {
+		respond()
+		return
+	}
+	if p := <-done; p != nil {
+		panic(p)
+	}
+}
+
+// respond reads the function's response from conn 1 and relays it, or
+// answers the error that kept it from coming.
+func (g *HTTP) respond(ctx context.Context, w *statusWriter, rc *http.ResponseController, r *http.Request, rt *route, rl *requestLog, c *invocation, up *upload) {
+	limit := &headerLimit{r: c.inv, n: maxResponseHeaderBytes}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(limit)
 	defer func() {

@@ -93,10 +93,7 @@ func TestWithRuntime(t *testing.T) {
 	var log strings.Builder
 	var logMu sync.Mutex
 	logw := writerFunc(func(p []byte) (int, error) { logMu.Lock(); defer logMu.Unlock(); return log.Write(p) })
-	sp := gateway.SpawnerFunc(func(ctx context.Context, fn string) (gateway.Invocation, error) {
-		return rt.Spawn(ctx, fn)
-	})
-	g, err := gateway.NewHTTP(gw, proj, sp, gateway.NewLogger(logw))
+	g, err := gateway.NewHTTP(gw, proj, runtimeSpawner{rt}, gateway.NewLogger(logw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,9 +163,23 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
+// runtimeSpawner wires the runtime into the gateway as embly run does, with
+// bodiless requests served on the handler's goroutine.
+type runtimeSpawner struct{ rt *runtime.Runtime }
+
+func (s runtimeSpawner) Spawn(ctx context.Context, fn string) (gateway.Invocation, error) {
+	return s.rt.Spawn(ctx, fn)
+}
+
+func (s runtimeSpawner) Prepare(ctx context.Context, fn string) (gateway.InlineInvocation, error) {
+	return s.rt.Prepare(ctx, fn)
+}
+
 // BenchmarkHelloThroughGateway measures one request to the seed's hello
 // world, in C, through the gateway's handler and the real runtime: what
-// Embly adds on top of net/http's own work, without the network.
+// Embly adds on top of net/http's own work, without the network. "inline"
+// runs the instance on the handler's goroutine, as embly run does;
+// "worker" hands it to a worker goroutine, as for requests with a body.
 func BenchmarkHelloThroughGateway(b *testing.B) {
 	if _, err := exec.LookPath("clang"); err != nil {
 		b.Skip("clang not found: install clang lld wasi-libc libclang-rt-14-dev-wasm32")
@@ -184,23 +195,32 @@ func BenchmarkHelloThroughGateway(b *testing.B) {
 	}
 	proj := &config.Project{Functions: []*config.Function{{Name: "hello"}}}
 	gw := &config.Gateway{Type: "http", Routes: []*config.Route{{Prefix: "/", Function: "hello"}}}
-	sp := gateway.SpawnerFunc(func(ctx context.Context, fn string) (gateway.Invocation, error) {
-		return rt.Spawn(ctx, fn)
-	})
-	g, err := gateway.NewHTTP(gw, proj, sp, gateway.NewAsyncLogger(io.Discard))
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := g.Handler()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req := httptest.NewRequest("GET", "/", nil)
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != 200 || w.Body.String() != "Hello World" {
-				b.Fatalf("%d %q", w.Code, w.Body.String())
+	for _, bb := range []struct {
+		name string
+		sp   gateway.Spawner
+	}{
+		{"inline", runtimeSpawner{rt}},
+		{"worker", gateway.SpawnerFunc(func(ctx context.Context, fn string) (gateway.Invocation, error) {
+			return rt.Spawn(ctx, fn)
+		})},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			g, err := gateway.NewHTTP(gw, proj, bb.sp, gateway.NewAsyncLogger(io.Discard))
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-	})
+			h := g.Handler()
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest("GET", "/", nil)
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, req)
+					if w.Code != 200 || w.Body.String() != "Hello World" {
+						b.Fatalf("%d %q", w.Code, w.Body.String())
+					}
+				}
+			})
+		})
+	}
 }

@@ -33,6 +33,26 @@ type Spawner interface {
 	Spawn(ctx context.Context, function string) (Invocation, error)
 }
 
+// InlineSpawner is a Spawner that can also prepare an instance without
+// starting it, so that a request can be written to it first and the
+// instance run on the handler's own goroutine: a small request then costs
+// no hand-over between goroutines.
+type InlineSpawner interface {
+	Spawner
+	// Prepare is Spawn without the start.
+	Prepare(ctx context.Context, function string) (InlineInvocation, error)
+}
+
+// InlineInvocation is a prepared instance, started by RunInline.
+type InlineInvocation interface {
+	Invocation
+	// RunInline runs the instance on the calling goroutine and returns
+	// once it has ended. onBlock is called on that goroutine the first time
+	// the instance cannot go on by itself; from then on conn 1 must be read
+	// elsewhere.
+	RunInline(onBlock func())
+}
+
 // SpawnerFunc adapts a function to Spawner, so that a runtime whose Spawn
 // returns its own concrete type can be wired in with a one-line closure.
 type SpawnerFunc func(ctx context.Context, function string) (Invocation, error)

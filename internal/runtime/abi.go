@@ -52,6 +52,9 @@ func hostRead(ctx context.Context, mod api.Module, stack []uint64) {
 	// Read straight into guest memory: no host-side copy.
 	dst, _ := mem.Read(buf, n)
 	got, errno := inst.mb.Read(id, dst)
+	if errno == bus.EAGAIN {
+		inst.blocking() // it cannot go on without news
+	}
 	mem.WriteUint32Le(nreadPtr, uint32(got))
 	stack[0] = uint64(errno)
 }
@@ -67,6 +70,9 @@ func hostWrite(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	src, _ := mem.Read(buf, n)
 	put, errno := inst.mb.Write(id, src)
+	if errno == bus.EAGAIN {
+		inst.blocking() // it cannot go on until someone reads
+	}
 	mem.WriteUint32Le(nwrittenPtr, uint32(put))
 	stack[0] = uint64(errno)
 }
@@ -102,6 +108,7 @@ func hostEvents(ctx context.Context, mod api.Module, stack []uint64) {
 		inst.ids = make([]int32, capacity)
 	}
 	if timeout != 0 {
+		inst.blocking()
 		// Time spent waiting is not guest code: it does not count
 		// against the CPU budget.
 		inst.budget.pause()

@@ -37,6 +37,19 @@ type instance struct {
 	// many conns it dialed (addr.go). Only its own goroutine uses them.
 	listeners []*listener
 	dials     int
+	// onBlock, when set, is called once, before the instance first waits
+	// (Invocation.RunInline).
+	onBlock func()
+}
+
+// blocking is called when the instance cannot go on by itself: before it
+// waits for anything, and when a read or a write found nothing to do (a
+// guest may poll instead of waiting).
+func (inst *instance) blocking() {
+	if f := inst.onBlock; f != nil {
+		inst.onBlock = nil
+		f()
+	}
 }
 
 type instanceKey struct{}
@@ -66,11 +79,11 @@ var errStopped = errors.New("stopped")
 //
 // ctx must be the instance's own: cancel ends it, and run cancels it on the
 // way out so that its children end with it.
-func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint) (err error) {
+func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint, onBlock func()) (err error) {
 	r.running.Add(1)
 	defer r.running.Done()
 	defer context.AfterFunc(r.closing, cancel)() // Close stops every instance
-	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox()}
+	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox(), onBlock: onBlock}
 	inst.tree = &inst.descendants
 	if p := instanceFrom(ctx); p != nil {
 		inst.tree = p.tree
@@ -177,7 +190,7 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 			defer inst.rt.releaseInstance()
 			defer fn.release()
 			ctx, cancel := context.WithCancel(inst.ctx)
-			if err := inst.rt.run(ctx, cancel, fn, theirs); err != nil && inst.ctx.Err() == nil {
+			if err := inst.rt.run(ctx, cancel, fn, theirs, nil); err != nil && inst.ctx.Err() == nil {
 				fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
 			}
 		})

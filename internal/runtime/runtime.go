@@ -328,6 +328,9 @@ type Invocation struct {
 	done chan struct{}
 	err  error
 	stop context.CancelFunc
+	rt   *Runtime
+	// job runs the instance to its end; Start or RunInline calls it once.
+	job func(onBlock func())
 }
 
 // Stop ends the instance now, if it is still running; Wait then reports
@@ -350,6 +353,18 @@ var ErrNoFunction = errors.New("no such function")
 // Spawn starts a fresh instance of the named function and returns the Go
 // side of its conn 1. Cancelling ctx stops the instance.
 func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
+	inv, err := r.Prepare(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	inv.Start()
+	return inv, nil
+}
+
+// Prepare is Spawn without the start: the caller may write the instance's
+// first input into its conn 1 (as far as the window takes it), then must
+// call exactly one of Start or RunInline.
+func (r *Runtime) Prepare(ctx context.Context, name string) (*Invocation, error) {
 	fn := r.function(name)
 	if fn == nil {
 		return nil, fmt.Errorf("%w %q", ErrNoFunction, name)
@@ -365,14 +380,36 @@ func (r *Runtime) Spawn(ctx context.Context, name string) (*Invocation, error) {
 	mb := bus.NewMailbox()
 	id, _ := mb.Add(mine)
 	ctx, cancel := context.WithCancel(ctx)
-	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{}), stop: cancel}
-	r.pool.run(func() {
+	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{}), stop: cancel, rt: r}
+	inv.job = func(onBlock func()) {
 		defer close(inv.done)
 		defer r.releaseInstance()
 		defer fn.release()
-		inv.err = r.run(ctx, cancel, fn, theirs)
-	})
+		inv.err = r.run(ctx, cancel, fn, theirs, onBlock)
+	}
 	return inv, nil
+}
+
+// Start runs a prepared instance on a worker goroutine.
+func (inv *Invocation) Start() {
+	job := inv.job
+	inv.job = nil
+	inv.rt.pool.run(func() { job(nil) })
+}
+
+// RunInline runs a prepared instance on the calling goroutine and returns
+// once it has ended. It spares the hand-over to a worker and back, which
+// is a good part of serving a small request; but the caller cannot read
+// the instance's output while it runs. So onBlock, if not nil, is called
+// (on this goroutine) the first time the instance is about to wait for
+// anything: news on a conn, a window to reopen, time to pass. From then on
+// the caller must read the output elsewhere, or the instance may wait
+// forever. An instance that never waits (a small response to a request
+// already in its conn 1) runs start to end without onBlock.
+func (inv *Invocation) RunInline(onBlock func()) {
+	job := inv.job
+	inv.job = nil
+	job(onBlock)
 }
 
 type lockedWriter struct {

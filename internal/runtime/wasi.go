@@ -134,6 +134,7 @@ func pollOneoff(ctx context.Context, mod api.Module, stack []uint64) {
 func pollSleep(ctx context.Context, d time.Duration) bool {
 	inst := instanceFrom(ctx)
 	if inst != nil {
+		inst.blocking()
 		inst.budget.pause()
 		defer inst.budget.resume()
 	}
