@@ -37,8 +37,20 @@ func testKVExample(t *testing.T, flags ...string) {
 	} else {
 		s.waitFor(regexp.MustCompile(`Using store sqlite:.*store\.db`), time.Second)
 	}
-	kv := kvClient{t: t, base: s.base}
+	checkKVAPI(t, s.base)
 
+	// Restart: the data is still there.
+	s.stop()
+	s = start(t, dir, flags...)
+	checkKVAfterRestart(t, s.base)
+}
+
+// checkKVAPI drives the kv API of examples/kv (and of examples/db-rust,
+// which must answer the same) on a fresh store: keys with a prefix, a
+// delete, the value limit, a TTL.
+func checkKVAPI(t *testing.T, base string) {
+	t.Helper()
+	kv := kvClient{t: t, base: base}
 	if code, _ := kv.do("GET", "/kv/greeting", ""); code != 404 {
 		t.Fatalf("GET missing = %d, want 404", code)
 	}
@@ -82,11 +94,12 @@ func testKVExample(t *testing.T, flags ...string) {
 	if code, _ := kv.do("GET", "/kv/brief", ""); code != 404 {
 		t.Fatalf("GET after expiry = %d, want 404", code)
 	}
+}
 
-	// Restart: the data is still there.
-	s.stop()
-	s = start(t, dir, flags...)
-	kv.base = s.base
+// checkKVAfterRestart checks, on a restarted server, what checkKVAPI left.
+func checkKVAfterRestart(t *testing.T, base string) {
+	t.Helper()
+	kv := kvClient{t: t, base: base}
 	if code, body := kv.do("GET", "/kv/user/10", ""); code != 200 || body != "value of user/10" {
 		t.Fatalf("GET after restart = %d %q", code, body)
 	}

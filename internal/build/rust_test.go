@@ -398,7 +398,7 @@ func TestRustSDKUnitTests(t *testing.T) {
 // repository stays clean.
 func TestRustExamplesBuild(t *testing.T) {
 	t.Parallel()
-	for _, example := range []string{"hello-rust", "hello-rust-async", "spawn-rust"} {
+	for _, example := range []string{"hello-rust", "hello-rust-async", "spawn-rust", "db-rust"} {
 		t.Run(example, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()

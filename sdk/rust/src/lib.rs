@@ -56,6 +56,7 @@ mod fake;
 mod host;
 pub mod http;
 pub mod kv;
+mod random;
 mod sys;
 pub mod vinyl;
 
@@ -63,6 +64,7 @@ pub use crate::conn::{spawn, spawn_and_send, spawn_function, Conn};
 pub use crate::errno::Errno;
 pub use crate::error::{Error, StoreError};
 pub use crate::executor::block_on;
+pub use crate::random::fill_random;
 
 use std::future::Future;
 

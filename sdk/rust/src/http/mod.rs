@@ -17,11 +17,13 @@
 mod client;
 mod request;
 mod response;
+mod url;
 
 pub use self::client::{get, send};
 
 pub use self::request::Body;
 pub use self::response::ResponseWriter;
+pub use self::url::{percent_decode, query_param};
 pub use ::http::{header, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::bufconn::BufConn;
