@@ -59,12 +59,18 @@ func instanceFrom(ctx context.Context) *instance {
 	return inst
 }
 
-// interruptOnDone sets mod's interrupt global (wasmfile.Interruptible) once
-// ctx ends: the instance traps at its next loop iteration. The returned func
-// stops watching; it reports false when the global may have been set.
-func interruptOnDone(ctx context.Context, mod api.Module) func() bool {
-	g, ok := mod.ExportedGlobal(wasmfile.InterruptExport).(api.MutableGlobal)
-	if !ok {
+// interruptGlobal returns mod's interrupt global (wasmfile.Interruptible),
+// nil if it has none.
+func interruptGlobal(mod api.Module) api.MutableGlobal {
+	g, _ := mod.ExportedGlobal(wasmfile.InterruptExport).(api.MutableGlobal)
+	return g
+}
+
+// interruptOnDone sets the interrupt global g once ctx ends: the instance
+// traps at its next loop iteration. The returned func stops watching; it
+// reports false when the global may have been set.
+func interruptOnDone(ctx context.Context, g api.MutableGlobal) func() bool {
+	if g == nil {
 		return func() bool { return true }
 	}
 	return context.AfterFunc(ctx, func() { g.Set(1) })
@@ -113,7 +119,7 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}
 	defer mod.Close(context.Background())
-	defer interruptOnDone(inst.ctx, mod)()
+	defer interruptOnDone(inst.ctx, interruptGlobal(mod))()
 	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
 	return exitError(ctx, fn.name, err)
 }
@@ -127,7 +133,7 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	}
 	si.out.set(out)
 	si.begin(fn.snap)
-	watching := interruptOnDone(inst.ctx, si.mod)
+	watching := interruptOnDone(inst.ctx, si.interrupt)
 	_, err = si.entry.Call(inst.ctx)
 	// An instance whose interrupt may have been set is not kept.
 	untouched := watching()

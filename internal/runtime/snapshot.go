@@ -69,8 +69,12 @@ type snapInstance struct {
 	mod   api.Module
 	entry api.Function
 	mem   *cowMemory
-	out   *switchWriter
-	clock *guestClock
+	// globals are the module's exported mutable globals, looked up once:
+	// a lookup by name on every reset cost more than setting them.
+	globals   []api.MutableGlobal
+	interrupt api.MutableGlobal
+	out       *switchWriter
+	clock     *guestClock
 	// fresh: the instance is in the snapshot's state (new or reset), so
 	// its clock resumes from the snapshot's; else from where it stopped.
 	fresh bool
@@ -111,10 +115,12 @@ func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snap
 		mod.Close(context.Background())
 		return nil, fmt.Errorf("the snapshot's module lost its memory or %s", fn.entry)
 	}
-	if err := s.restore(mod); err != nil {
+	if si.globals, err = s.globalsOf(mod); err != nil {
 		mod.Close(context.Background())
 		return nil, err
 	}
+	s.restore(si.globals)
+	si.interrupt = interruptGlobal(mod)
 	return si, nil
 }
 
@@ -127,7 +133,10 @@ func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snap
 // Only the stack pointer matters for calling the entry again, and a clean
 // return leaves it where it started.
 func (s *snapshot) put(si *snapInstance, clean, reuse bool) {
-	if clean && !si.mod.IsClosed() && (reuse || si.mem.reset() == nil && s.restore(si.mod) == nil) {
+	if clean && !si.mod.IsClosed() && (reuse || si.mem.reset() == nil) {
+		if !reuse {
+			s.restore(si.globals)
+		}
 		si.fresh = !reuse
 		s.mu.Lock()
 		if !s.closed && len(s.idle) < keepInstances {
@@ -279,16 +288,25 @@ func isZero(b []byte) bool {
 	return true
 }
 
-// restore sets the globals of a fresh instance of the snapshot's module.
-func (s *snapshot) restore(mod api.Module) error {
+// globalsOf returns mod's exported mutable globals, in the snapshot's order.
+func (s *snapshot) globalsOf(mod api.Module) ([]api.MutableGlobal, error) {
+	gs := make([]api.MutableGlobal, len(s.globals))
 	for i, g := range s.globals {
 		mg, ok := mod.ExportedGlobal(g.ExportName()).(api.MutableGlobal)
 		if !ok {
-			return fmt.Errorf("global %d is not exported as mutable", g.Index)
+			return nil, fmt.Errorf("global %d is not exported as mutable", g.Index)
 		}
-		mg.Set(s.values[i])
+		gs[i] = mg
 	}
-	return nil
+	return gs, nil
+}
+
+// restore sets an instance's globals (from globalsOf) to the snapshot's
+// values.
+func (s *snapshot) restore(gs []api.MutableGlobal) {
+	for i, g := range gs {
+		g.Set(s.values[i])
+	}
 }
 
 // Allocate implements experimental.MemoryAllocator: a private copy-on-write
