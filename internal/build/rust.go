@@ -129,6 +129,13 @@ func (rustToolchain) build(ctx context.Context, b *Builder, fn *config.Function,
 		// Debug info is most of a Rust module's size and nothing reads it.
 		"CARGO_PROFILE_RELEASE_STRIP=debuginfo",
 	)
+	if !hasReleaseProfile(filepath.Join(fn.Path, "Cargo.toml")) {
+		// Whole-program optimization: an instance runs its code cold,
+		// once per request, so less and tighter code is time saved on
+		// every request (a hello world's guest time: 7.5 -> 6.4 µs). A
+		// crate with a [profile.release] of its own decides for itself.
+		env = append(env, "CARGO_PROFILE_RELEASE_LTO=fat", "CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1")
+	}
 	pkg, err := readCargoPackage(ctx, tools, crate, env)
 	if err != nil {
 		return err
@@ -176,6 +183,13 @@ func functionWorkDir(b *Builder, fn *config.Function) (string, error) {
 		return "", err
 	}
 	return filepath.Join(dir, StateDir, "build", fn.Name), nil
+}
+
+// hasReleaseProfile reports whether the manifest at path sets anything
+// for release builds.
+func hasReleaseProfile(path string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && bytes.Contains(b, []byte("[profile.release"))
 }
 
 // registries returns the crate directories of Rust builds, from
