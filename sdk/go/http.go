@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -63,7 +65,7 @@ type onPanic struct {
 var errPanicked = errors.New("embly: the handler panicked")
 
 func serveHTTP(conn io.ReadWriteCloser, h http.Handler, crash onPanic) (err error) {
-	req, err := http.ReadRequest(bufio.NewReader(conn))
+	req, err := readRequest(bufio.NewReader(conn))
 	if err != nil {
 		io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 		conn.Close()
@@ -204,7 +206,8 @@ func (w *responseWriter) writeBody(p []byte) {
 		return
 	}
 	if w.chunked {
-		fmt.Fprintf(w.bw, "%x\r\n", len(p))
+		var size [20]byte
+		w.bw.Write(append(strconv.AppendInt(size[:0], int64(len(p)), 16), "\r\n"...))
 	}
 	w.bw.Write(p)
 	if w.chunked {
@@ -261,8 +264,14 @@ func (w *responseWriter) writeHeader(streamed bool) {
 	if text == "" {
 		text = "status code " + strconv.Itoa(w.status)
 	}
-	fmt.Fprintf(w.bw, "HTTP/1.1 %03d %s\r\n", w.status, text)
-	h.WriteSubset(w.bw, prefixedTrailers(h))
+	var line [64]byte
+	b := append(line[:0], "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(w.status), 10) // 100 to 999: WriteHeader checks
+	b = append(b, ' ')
+	w.bw.Write(b)
+	w.bw.WriteString(text)
+	w.bw.WriteString("\r\n")
+	writeFields(w.bw, h)
 	w.bw.WriteString("\r\n")
 	w.headerSent = true
 }
@@ -334,19 +343,33 @@ func (w *responseWriter) trailers() http.Header {
 	return t
 }
 
-// prefixedTrailers is the set of header keys that are really trailers.
-func prefixedTrailers(h http.Header) map[string]bool {
-	var skip map[string]bool
+// writeFields writes h's fields, but those with http.TrailerPrefix, as
+// h.WriteSubset does: sorted by key, skipping invalid names, with line
+// breaks in values turned into spaces and values trimmed. WriteSubset's
+// pooled sorter and replacer cost more than the rest of a small response.
+func writeFields(bw *bufio.Writer, h http.Header) {
+	var arr [16]string
+	keys := arr[:0]
 	for k := range h {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			if skip == nil {
-				skip = make(map[string]bool)
-			}
-			skip[k] = true
+		if isToken([]byte(k)) && !strings.HasPrefix(k, http.TrailerPrefix) {
+			keys = append(keys, k)
 		}
 	}
-	return skip
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			if strings.ContainsAny(v, "\r\n") {
+				v = newlineToSpace.Replace(v)
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(textproto.TrimString(v))
+			bw.WriteString("\r\n")
+		}
+	}
 }
+
+var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")
 
 // bodyAllowed reports whether a response with status may have a body.
 func bodyAllowed(status int) bool {
