@@ -74,7 +74,7 @@ func (e *budgetError) Is(target error) bool { return target == ErrCPUBudget }
 // waits (_events with a timeout, poll_oneoff): a timer runs while guest code
 // may run and is paused around those waits. When it fires it cancels the
 // instance's context, which stops the guest wherever it is (its interrupt
-// global is set, and every loop head checks it: wasmfile.Interruptible), and run
+// global is set, and every loop iteration checks it: wasmfile.Interruptible), and run
 // reports ErrCPUBudget rather than a plain cancellation.
 //
 // pause and resume are called only from the instance's goroutine; the

@@ -11,8 +11,9 @@ const InterruptExport = "embly.interrupt"
 
 const secCode = 10
 
-// Interruptible returns wasm with a check at the head of every loop: a call
-// to a small function it adds, which reads a new mutable i32 global,
+// Interruptible returns wasm with a check before every branch back to a
+// loop (br, br_if or br_table with a loop among its targets): a call to a
+// small function it adds, which reads a new mutable i32 global,
 // exported as InterruptExport, and traps (unreachable) when it is not zero.
 // A host stops a running instance, from any goroutine, by setting the global
 // to 1.
@@ -26,7 +27,12 @@ const secCode = 10
 // never see the host's write; a function reads the global afresh on entry.
 // Only loops need the check: code without them runs to its end, or recurses
 // until the stack limit traps; blocking host calls watch the instance's
-// context themselves.
+// context themselves. Checking the branches rather than the loop heads
+// spares the loops that are entered and left without iterating; Go's
+// compiler wraps every function body in one, so a Go function paid a check
+// per call (6% of a hello-go invocation). A function that uses exception
+// handling, whose catch clauses may jump to a loop too, is checked at its
+// loop heads instead.
 //
 // Modules using instructions this package does not know are refused with
 // ErrUnsupported, so nothing runs that could not be stopped.
@@ -245,8 +251,7 @@ func insertSection(secs []section, s section) []section {
 	return append(secs, s)
 }
 
-// instrumentCode rewrites the code section: check goes after every loop
-// instruction.
+// instrumentCode rewrites the code section with instrumentFunction.
 func instrumentCode(body, check []byte) ([]byte, error) {
 	r := reader{b: body}
 	n := r.u32()
@@ -271,7 +276,9 @@ func instrumentCode(body, check []byte) ([]byte, error) {
 	return out, nil
 }
 
-// instrumentFunction appends code, with check after every loop, to out.
+// instrumentFunction appends code, with check before every branch back to
+// a loop, to out. A function with exception handling, whose catch clauses
+// can also jump to a loop, gets check at the head of every loop instead.
 func instrumentFunction(out, code, check []byte) ([]byte, error) {
 	r := reader{b: code}
 	groups := r.u32()
@@ -280,21 +287,74 @@ func instrumentFunction(out, code, check []byte) ([]byte, error) {
 		r.sleb() // value type
 	}
 	out = append(out, code[:len(code)-len(r.b)]...)
+	body := r.b
+	eh, err := hasExceptionHandling(body)
+	if err != nil {
+		return nil, err
+	}
+	// loops[i] tells whether the i-th enclosing label, outermost first, is
+	// a loop. The function's own label is not one.
+	loops := []bool{false}
+	isLoop := func(depth uint32) bool {
+		return int(depth) < len(loops) && loops[len(loops)-1-int(depth)]
+	}
 	for !r.done() {
 		start := r.b
 		op := r.byte()
+		var backEdge bool
+		switch op {
+		case 0x0C, 0x0D: // br, br_if
+			save := r.b
+			backEdge = isLoop(r.u32())
+			r.b = save
+		case 0x0E: // br_table
+			save := r.b
+			n := r.u32()
+			for i := uint32(0); i <= n && r.err == nil; i++ {
+				backEdge = isLoop(r.u32()) || backEdge
+			}
+			r.b = save
+		}
 		if err := r.immediates(op); err != nil {
 			return nil, err
 		}
-		out = append(out, start[:len(start)-len(r.b)]...)
-		if op == 0x03 { // loop
+		if backEdge && !eh {
 			out = append(out, check...)
+		}
+		out = append(out, start[:len(start)-len(r.b)]...)
+		switch op {
+		case 0x02, 0x04, 0x06, 0x1F: // block, if, try, try_table
+			loops = append(loops, false)
+		case 0x03: // loop
+			loops = append(loops, true)
+			if eh {
+				out = append(out, check...)
+			}
+		case 0x0B, 0x18: // end, delegate
+			loops = loops[:max(len(loops)-1, 0)]
 		}
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
 	return out, nil
+}
+
+// hasExceptionHandling reports whether a function body uses try, catch,
+// delegate or try_table.
+func hasExceptionHandling(body []byte) (bool, error) {
+	r := reader{b: body}
+	for !r.done() {
+		op := r.byte()
+		switch op {
+		case 0x06, 0x07, 0x18, 0x19, 0x1F:
+			return true, nil
+		}
+		if err := r.immediates(op); err != nil {
+			return false, err
+		}
+	}
+	return false, r.err
 }
 
 // immediates skips the immediates of the instruction op. It knows the

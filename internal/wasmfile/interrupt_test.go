@@ -79,3 +79,63 @@ func FuzzInterruptible(f *testing.F) {
 		}
 	})
 }
+
+// TestInterruptibleBranches: every way back to a loop is checked, however
+// deep the branch sits: br, br_if and br_table, from inside nested blocks.
+func TestInterruptibleBranches(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		body []byte // of a () -> () function; every one spins forever
+	}{
+		{"br", []byte{0x03, 0x40, 0x0C, 0x00, 0x0B}},                         // loop br 0 end
+		{"br_if", []byte{0x03, 0x40, 0x41, 0x01, 0x0D, 0x00, 0x0B}},          // loop i32.const 1 br_if 0 end
+		{"br_table", []byte{0x03, 0x40, 0x41, 0x00, 0x0E, 0x00, 0x00, 0x0B}}, // loop i32.const 0 br_table 0 end
+		// loop block (i32.const 0 if end) i32.const 1 if br 2 end end end
+		{"nested", []byte{0x03, 0x40, 0x02, 0x40, 0x41, 0x00, 0x04, 0x40, 0x0B, 0x41, 0x01, 0x04, 0x40, 0x0C, 0x02, 0x0B, 0x0B, 0x0B}},
+		{"table default", []byte{0x02, 0x40, 0x03, 0x40, 0x41, 0x05, 0x0E, 0x01, 0x01, 0x00, 0x0B, 0x0B}}, // block loop br_table [1] default 0 end end
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wasm := moduleWithFunc(append(append([]byte{0x00}, tt.body...), 0x0B))
+			out, err := Interruptible(wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			r := wazero.NewRuntime(ctx)
+			defer r.Close(ctx)
+			mod, err := r.Instantiate(ctx, out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := mod.ExportedGlobal(InterruptExport).(api.MutableGlobal)
+			done := make(chan error, 1)
+			go func() { _, err := mod.ExportedFunction("spin").Call(ctx); done <- err }()
+			time.Sleep(20 * time.Millisecond)
+			g.Set(1)
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Fatal("returned without a trap")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("setting the interrupt global did not stop the loop")
+			}
+		})
+	}
+}
+
+// moduleWithFunc is a module with one memory and one exported function
+// "spin" of type () -> () whose code entry (locals and body) is code.
+func moduleWithFunc(code []byte) []byte {
+	sec := func(id byte, content ...byte) []byte {
+		return append([]byte{id, byte(len(content))}, content...)
+	}
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = append(m, sec(1, 0x01, 0x60, 0x00, 0x00)...)                     // type () -> ()
+	m = append(m, sec(3, 0x01, 0x00)...)                                 // function 0: type 0
+	m = append(m, sec(5, 0x01, 0x00, 0x01)...)                           // memory min 1
+	m = append(m, sec(7, 0x01, 0x04, 's', 'p', 'i', 'n', 0x00, 0x00)...) // export "spin" func 0
+	entry := append([]byte{byte(len(code))}, code...)
+	m = append(m, sec(10, append([]byte{0x01}, entry...)...)...)
+	return m
+}
