@@ -1,0 +1,112 @@
+package runtime_test
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/embly/embly/internal/build"
+	"github.com/embly/embly/internal/config"
+	"github.com/embly/embly/internal/runtime"
+)
+
+// gatewayHead is the request head the HTTP gateway writes for wrk's GET /.
+const gatewayHead = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nX-Forwarded-For: 127.0.0.1\r\n" +
+	"X-Real-Ip: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nConnection: close\r\n\r\n"
+
+// BenchmarkExampleInvocation measures one request to each hello example,
+// runtime only: prepare a fresh instance, put the gateway's request head in
+// its conn 1, run it inline to its end (restoring the snapshot included)
+// and read its response. No network, no gateway: what a request costs the
+// runtime and the guest. The examples are built with their toolchains
+// first; a missing toolchain skips its example.
+//
+//	go test -run '^$' -bench ExampleInvocation ./internal/runtime
+func BenchmarkExampleInvocation(b *testing.B) {
+	for _, example := range []string{"hello-c", "hello-rust", "hello-go"} {
+		b.Run(example, func(b *testing.B) {
+			wasm := buildExample(b, example)
+			ctx := context.Background()
+			r, err := runtime.New(ctx, runtime.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close(ctx)
+			if _, err := r.Compile(ctx, "hello", wasm); err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 4096)
+			var guest time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				inv, err := r.Prepare(ctx, "hello")
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.WriteString(inv, gatewayHead)
+				inv.CloseWrite()
+				start := time.Now()
+				inv.RunInline(nil)
+				guest += time.Since(start)
+				n := 0
+				for {
+					m, err := inv.Read(buf[n:])
+					n += m
+					if err != nil {
+						break
+					}
+				}
+				if err := inv.Wait(); err != nil || n < 12 || string(buf[:12]) != "HTTP/1.1 200" {
+					b.Fatalf("%v: %q", err, buf[:n])
+				}
+				inv.Close()
+			}
+			b.ReportMetric(float64(guest.Nanoseconds())/float64(b.N), "run-ns/op")
+		})
+	}
+}
+
+// buildExample builds examples/NAME's one function in a copy of it and
+// returns its module.
+func buildExample(b *testing.B, name string) []byte {
+	b.Helper()
+	dir := b.TempDir()
+	src := filepath.Join("..", "..", "examples", name)
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if d.Name() == build.StateDir {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	proj, err := config.Load(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	res, err := (&build.Builder{Dir: dir}).Build(context.Background(), proj.Functions[0])
+	if err != nil {
+		b.Skipf("building %s: %v", name, err)
+	}
+	wasm, err := os.ReadFile(res.WasmPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return wasm
+}
