@@ -201,7 +201,18 @@ fn chunk_size(line: &[u8]) -> io::Result<u64> {
 /// (LF or CRLF). EOF before the line ends is an error.
 pub(crate) fn read_line(rd: &mut dyn BufRead, max: usize) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
-    rd.take(max as u64 + 1).read_until(b'\n', &mut line)?;
+    read_line_into(rd, max, &mut line)?;
+    Ok(line)
+}
+
+/// read_line_into is read_line into line, which it clears first.
+pub(crate) fn read_line_into(
+    rd: &mut dyn BufRead,
+    max: usize,
+    line: &mut Vec<u8>,
+) -> io::Result<()> {
+    line.clear();
+    rd.take(max as u64 + 1).read_until(b'\n', line)?;
     if line.last() != Some(&b'\n') {
         return Err(if line.len() > max {
             io::Error::new(io::ErrorKind::InvalidData, "line too long")
@@ -216,7 +227,7 @@ pub(crate) fn read_line(rd: &mut dyn BufRead, max: usize) -> io::Result<Vec<u8>>
     if line.last() == Some(&b'\r') {
         line.pop();
     }
-    Ok(line)
+    Ok(())
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -228,35 +239,39 @@ fn bad(msg: impl Into<String>) -> Error {
 pub(crate) fn read_request<R: BufRead + 'static>(rd: R) -> Result<Request<Body>, Error> {
     let mut rd: Box<dyn BufRead> = Box::new(rd);
     let mut budget = MAX_HEAD;
-    let mut next_line = |rd: &mut Box<dyn BufRead>, first: bool| -> Result<Vec<u8>, Error> {
-        if first && rd.fill_buf()?.is_empty() {
-            return Err(bad("conn 1 closed without a request"));
-        }
-        match read_line(rd.as_mut(), budget) {
-            Ok(line) => {
-                budget = budget.saturating_sub(line.len() + 2);
-                Ok(line)
+    // One buffer for every line of the head: an allocation per line was a
+    // good part of a small request's cost in the guest.
+    let mut line = Vec::with_capacity(256);
+    let mut next_line =
+        |rd: &mut Box<dyn BufRead>, line: &mut Vec<u8>, first: bool| -> Result<(), Error> {
+            if first && rd.fill_buf()?.is_empty() {
+                return Err(bad("conn 1 closed without a request"));
             }
-            Err(e) if e.kind() == io::ErrorKind::InvalidData => {
-                Err(bad(format!("the request head is over {} bytes", MAX_HEAD)))
+            match read_line_into(rd.as_mut(), budget, line) {
+                Ok(()) => {
+                    budget = budget.saturating_sub(line.len() + 2);
+                    Ok(())
+                }
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    Err(bad(format!("the request head is over {} bytes", MAX_HEAD)))
+                }
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Err(bad("the request ended in its head"))
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Err(bad("the request ended in its head"))
-            }
-            Err(e) => Err(e.into()),
-        }
-    };
+        };
 
     // RFC 9112 2.2: ignore empty lines before the request line.
-    let mut line = next_line(&mut rd, true)?;
+    next_line(&mut rd, &mut line, true)?;
     while line.is_empty() {
-        line = next_line(&mut rd, true)?;
+        next_line(&mut rd, &mut line, true)?;
     }
     let mut req = Request::new(());
     parse_request_line(&line, &mut req)?;
 
     loop {
-        let line = next_line(&mut rd, false)?;
+        next_line(&mut rd, &mut line, false)?;
         if line.is_empty() {
             break;
         }
@@ -299,16 +314,30 @@ pub(crate) fn parse_header(line: &[u8]) -> Result<(HeaderName, HeaderValue), Err
             String::from_utf8_lossy(line)
         ))
     })?;
-    let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| {
-        bad(format!(
-            "bad header name {:?}",
-            String::from_utf8_lossy(&line[..colon])
-        ))
-    })?;
+    let name = match gateway_header(&line[..colon]) {
+        Some(name) => name,
+        None => HeaderName::from_bytes(&line[..colon]).map_err(|_| {
+            bad(format!(
+                "bad header name {:?}",
+                String::from_utf8_lossy(&line[..colon])
+            ))
+        })?,
+    };
     let value = trim_ows(&line[colon + 1..]);
     let value = HeaderValue::from_bytes(value)
         .map_err(|_| bad(format!("bad value for header {}", name)))?;
     Ok((name, value))
+}
+
+/// gateway_header returns the names the HTTP gateway adds to every request
+/// without allocating: HeaderName::from_bytes copies any name that is not
+/// one of the http crate's standard ones.
+fn gateway_header(name: &[u8]) -> Option<HeaderName> {
+    const NAMES: [&str; 3] = ["x-forwarded-for", "x-real-ip", "x-forwarded-proto"];
+    NAMES
+        .iter()
+        .find(|n| n.as_bytes().eq_ignore_ascii_case(name))
+        .map(|n| HeaderName::from_static(n))
 }
 
 fn trim_ows(mut b: &[u8]) -> &[u8] {
@@ -361,6 +390,21 @@ pub(crate) fn framing(headers: &HeaderMap) -> Result<Framing, Error> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn gateway_headers_keep_their_names() {
+        let req = parse("GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 10.0.0.1\r\nx-real-ip: 10.0.0.1\r\nX-FORWARDED-PROTO: http\r\nX-Other: 1\r\n\r\n").unwrap();
+        for name in [
+            "x-forwarded-for",
+            "x-real-ip",
+            "x-forwarded-proto",
+            "x-other",
+        ] {
+            assert!(req.headers().contains_key(name), "{}", name);
+        }
+        assert_eq!(req.headers()["x-forwarded-proto"], "http");
+    }
+
     use super::*;
 
     fn parse(raw: &str) -> Result<Request<Body>, Error> {

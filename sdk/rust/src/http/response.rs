@@ -286,7 +286,9 @@ impl Inner {
             out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
         }
         if let Some(n) = self.length {
-            out.extend_from_slice(format!("Content-Length: {}\r\n", n).as_bytes());
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(&mut out, n);
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
         let held = std::mem::take(&mut self.buf);
@@ -301,6 +303,21 @@ impl Inner {
         }
         self.send(&out)
     }
+}
+
+/// push_decimal appends n in decimal, without the formatting machinery.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 impl Inner {
@@ -422,6 +439,16 @@ fn sniff(b: &[u8]) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn decimals() {
+        for n in [0u64, 7, 10, 11_000, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{}", n).into_bytes());
+        }
+    }
+
     use super::*;
     use crate::fake;
     use std::io::Write;
