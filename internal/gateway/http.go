@@ -245,7 +245,7 @@ func (g *HTTP) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := g.match(r.URL.Path)
 	switch {
 	case rt == nil:
-		rl.begin(r, fmt.Sprintf("No route matches [%s] %q", r.Method, r.URL.Path))
+		rl.begin(r, fmt.Sprintf("No route matches [%s] %q", r.Method, r.URL.Path), "")
 		writeError(sw, http.StatusNotFound)
 	case rt.files != nil:
 		rl.processing(r, rt.subject)

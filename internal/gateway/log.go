@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -141,30 +142,55 @@ func (l *Logger) request() *requestLog {
 }
 
 // begin writes Started plus what serves the request (Processing by ... or No
-// route matches ...) in one write.
-func (rl *requestLog) begin(r *http.Request, second string) {
+// route matches ...: second and subject) in one write.
+func (rl *requestLog) begin(r *http.Request, second, subject string) {
 	// Appended by hand rather than with fmt: this runs on every request.
-	b := make([]byte, 0, 128+len(second))
-	b = append(b, "Started "...)
+	bp := lineBufs.Get().(*[]byte)
+	b := append((*bp)[:0], "Started "...)
 	b = append(b, r.Method...)
 	b = append(b, ' ')
 	b = strconv.AppendQuote(b, r.URL.RequestURI())
 	b = append(b, " for "...)
 	b = append(b, r.RemoteAddr...)
 	b = append(b, " at "...)
-	b = rl.start.AppendFormat(b, logTimeFormat)
+	b = appendStamp(b, rl.start)
 	b = append(b, '\n')
 	if second != "" {
 		b = append(b, second...)
+		b = append(b, subject...)
 		b = append(b, '\n')
 	}
 	_, _ = rl.log.Write(b)
+	*bp = b
+	lineBufs.Put(bp)
 }
 
 // processing is begin for a request served by subject (`function "function.x"`).
 func (rl *requestLog) processing(r *http.Request, subject string) {
 	rl.subject = subject
-	rl.begin(r, "Processing by "+subject)
+	rl.begin(r, "Processing by ", subject)
+}
+
+// lineBufs holds the buffers log lines are put together in; Logger.Write
+// copies them.
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// stampCache is the formatted time of one second.
+type stampCache struct {
+	unix int64
+	text []byte
+}
+
+var lastStamp atomic.Pointer[stampCache]
+
+// appendStamp appends t in logTimeFormat, formatting it only once a second.
+func appendStamp(b []byte, t time.Time) []byte {
+	if c := lastStamp.Load(); c != nil && c.unix == t.Unix() {
+		return append(b, c.text...)
+	}
+	c := &stampCache{unix: t.Unix(), text: t.AppendFormat(nil, logTimeFormat)}
+	lastStamp.Store(c)
+	return append(b, c.text...)
 }
 
 // errorf records why the request failed; it is written with Completed. A
@@ -193,7 +219,8 @@ func (rl *requestLog) completed(status int) {
 	if status == statusClientClosedRequest {
 		text = "Client Closed Request"
 	}
-	b := make([]byte, 0, 64)
+	bp := lineBufs.Get().(*[]byte)
+	b := (*bp)[:0]
 	for _, e := range rl.errors {
 		b = append(b, e...)
 		b = append(b, '\n')
@@ -206,4 +233,6 @@ func (rl *requestLog) completed(status int) {
 	b = append(b, time.Since(rl.start).String()...)
 	b = append(b, '\n')
 	_, _ = rl.log.Write(b)
+	*bp = b
+	lineBufs.Put(bp)
 }
