@@ -111,10 +111,10 @@ func hostEvents(ctx context.Context, mod api.Module, stack []uint64) {
 		inst.blocking()
 		// Time spent waiting is not guest code: it does not count
 		// against the CPU budget.
-		inst.budget.pause()
+		inst.watched.pause()
 	}
 	got, err := inst.mb.Events(ctx, eventTimeout(timeout), inst.ids[:capacity])
-	inst.budget.resume()
+	inst.watched.resume()
 	if err != nil {
 		// The instance's context ended while it waited: stop it here
 		// rather than let it run on.

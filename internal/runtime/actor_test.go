@@ -241,8 +241,9 @@ func heapInUse() uint64 {
 	return ms.HeapInuse
 }
 
-// busyGoroutines counts goroutines, leaving out idle workers: they wait for
-// the next instance and exit on their own after workerIdle (see workers.go).
+// busyGoroutines counts goroutines, leaving out idle workers, which wait for
+// the next instance and exit on their own after workerIdle (see workers.go),
+// and the runtime's watch (watch.go), which lives as long as the runtime.
 func busyGoroutines() int {
 	buf := make([]byte, 1<<20)
 	for {
@@ -263,14 +264,17 @@ func busyGoroutines() int {
 }
 
 // idleWorker reports whether the goroutine dump g is a worker waiting for a
-// job: its first frame outside package runtime is workers.loop.
+// job or the runtime's watch: its first frame outside packages runtime, sync
+// and time is workers.loop or watch.loop.
 func idleWorker(g string) bool {
 	lines := strings.Split(g, "\n")
 	for i := 1; i < len(lines); i += 2 {
-		if strings.HasPrefix(lines[i], "runtime.") {
+		if strings.HasPrefix(lines[i], "runtime.") || strings.HasPrefix(lines[i], "sync.") ||
+			strings.HasPrefix(lines[i], "time.") {
 			continue
 		}
-		return strings.Contains(lines[i], "internal/runtime.(*workers).loop")
+		return strings.Contains(lines[i], "internal/runtime.(*workers).loop") ||
+			strings.Contains(lines[i], "internal/runtime.(*watch).loop")
 	}
 	return false
 }

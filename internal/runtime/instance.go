@@ -27,7 +27,7 @@ type instance struct {
 	children sync.WaitGroup
 	live     atomic.Int32 // children still running
 	ids      []int32      // scratch for _events
-	budget   *budget      // CPU budget of this invocation; nil: none
+	watched  *watched     // its CPU budget and interrupt (watch.go)
 	// tree counts the live descendants of the invocation this instance
 	// belongs to, against Options.MaxDescendants; the root's own counter
 	// is descendants.
@@ -66,16 +66,6 @@ func interruptGlobal(mod api.Module) api.MutableGlobal {
 	return g
 }
 
-// interruptOnDone sets the interrupt global g once ctx ends: the instance
-// traps at its next loop iteration. The returned func stops watching; it
-// reports false when the global may have been set.
-func interruptOnDone(ctx context.Context, g api.MutableGlobal) func() bool {
-	if g == nil {
-		return func() bool { return true }
-	}
-	return context.AfterFunc(ctx, func() { g.Set(1) })
-}
-
 // errStopped ends an instance whose context ended while it waited in a host call.
 var errStopped = errors.New("stopped")
 
@@ -88,7 +78,6 @@ var errStopped = errors.New("stopped")
 func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint, onBlock func()) (err error) {
 	r.running.Add(1)
 	defer r.running.Done()
-	defer context.AfterFunc(r.closing, cancel)() // Close stops every instance
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox(), onBlock: onBlock}
 	inst.tree = &inst.descendants
 	if p := instanceFrom(ctx); p != nil {
@@ -96,10 +85,10 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 	}
 	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
 	inst.mb.Add(parent) // id 1
-	inst.budget = startBudget(fn.opts.CPUBudget, cancel)
+	inst.watched = r.watch.add(inst.ctx, cancel, fn.opts.CPUBudget)
 	defer func() {
-		if inst.budget.stop() {
-			err = fmt.Errorf("function %q stopped: %w", fn.name, inst.budget.err())
+		if r.watch.remove(inst.watched) {
+			err = fmt.Errorf("function %q stopped: %w", fn.name, inst.watched.err())
 		}
 		inst.unlisten()
 		inst.mb.Close()
@@ -119,7 +108,8 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		return fmt.Errorf("instantiating function %q: %w", fn.name, err)
 	}
 	defer mod.Close(context.Background())
-	defer interruptOnDone(inst.ctx, interruptGlobal(mod))()
+	r.watch.attach(inst.watched, interruptGlobal(mod))
+	defer r.watch.detach(inst.watched)
 	_, err = mod.ExportedFunction(fn.entry).Call(inst.ctx)
 	return exitError(ctx, fn.name, err)
 }
@@ -133,10 +123,10 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	}
 	si.out.set(out)
 	si.begin(fn.snap)
-	watching := interruptOnDone(inst.ctx, si.interrupt)
+	r.watch.attach(inst.watched, si.interrupt)
 	_, err = si.entry.Call(inst.ctx)
-	// An instance whose interrupt may have been set is not kept.
-	untouched := watching()
+	// An instance whose interrupt was set is not kept.
+	untouched := r.watch.detach(inst.watched)
 	si.clock.pause()
 	si.out.set(nil)
 	fn.snap.put(si, err == nil && untouched, fn.reuse())

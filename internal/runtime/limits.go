@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -68,71 +66,15 @@ func (e *budgetError) Timeout() bool { return true }
 
 func (e *budgetError) Is(target error) bool { return target == ErrCPUBudget }
 
-// budget stops an instance that runs guest code longer than its CPU budget.
-// wazero has no CPU accounting, so the budget is wall-clock time on the
-// instance's goroutine minus the time it spends blocked in a host call that
-// waits (_events with a timeout, poll_oneoff): a timer runs while guest code
-// may run and is paused around those waits. When it fires it cancels the
-// instance's context, which stops the guest wherever it is (its interrupt
-// global is set, and every loop iteration checks it: wasmfile.Interruptible), and run
-// reports ErrCPUBudget rather than a plain cancellation.
-//
-// pause and resume are called only from the instance's goroutine; the
-// timer's function runs on its own, and only marks the budget and cancels.
-type budget struct {
-	timer   *time.Timer
-	total   time.Duration
-	left    time.Duration // budget left when the timer last started
-	since   time.Time     // when it last started
-	running bool
-	fired   atomic.Bool
-}
-
-// startBudget starts a budget of d that calls stop when it runs out.
-func startBudget(d time.Duration, stop context.CancelFunc) *budget {
-	b := &budget{total: d, left: d, since: time.Now(), running: true}
-	b.timer = time.AfterFunc(d, func() {
-		b.fired.Store(true)
-		stop()
-	})
-	return b
-}
-
-// pause stops counting: the instance is about to block.
-func (b *budget) pause() {
-	if b == nil || !b.running {
-		return
-	}
-	b.running = false
-	if b.timer.Stop() {
-		b.left -= time.Since(b.since)
-	} else {
-		b.left = 0 // it fired: the instance is being stopped
-	}
-}
-
-// resume counts again: the instance is back from a blocking call.
-func (b *budget) resume() {
-	if b == nil || b.running {
-		return
-	}
-	b.running = true
-	b.since = time.Now()
-	b.timer.Reset(max(b.left, 0))
-}
-
-// stop releases the timer once the instance has ended, and reports whether
-// the budget ran out (and so ended it).
-func (b *budget) stop() bool {
-	if b == nil {
-		return false
-	}
-	b.timer.Stop()
-	return b.fired.Load()
-}
-
-// err is the error of an instance whose budget ran out.
-func (b *budget) err() error { return &budgetError{budget: b.total} }
+// A CPU budget stops an instance that runs guest code longer than its
+// cpu_budget. wazero has no CPU accounting, so the budget counts wall-clock
+// time on the instance's goroutine minus the time it spends blocked in a
+// host call that waits (_events with a timeout, poll_oneoff): the instance
+// pauses its count around those waits. The watch (watch.go) cancels the
+// instance's context once the count passes the budget, and sets its
+// interrupt global, which stops the guest wherever it is (every loop
+// iteration checks it: wasmfile.Interruptible); run then reports
+// ErrCPUBudget rather than a plain cancellation.
 
 // limitedAllocator hands out linear memories of at most limit bytes: past
 // it, memory.grow returns -1 inside the guest, and the guest decides what

@@ -94,12 +94,11 @@ type Runtime struct {
 	mu        sync.RWMutex
 	functions map[string]*function
 
-	// closing ends when Close is called: every running instance is stopped
-	// (its context cancelled, so its interrupt is set) and Close waits for
-	// running to drain before closing wazero under them.
-	closing  context.Context
-	closeAll context.CancelFunc
-	running  sync.WaitGroup
+	// watch stops instances (watch.go); Close stops every running one
+	// through it and waits for running to drain before closing wazero
+	// under them.
+	watch   *watch
+	running sync.WaitGroup
 }
 
 // function is a compiled module ready to be instantiated.
@@ -197,10 +196,8 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 		cfg = cfg.WithCompilationCache(cache)
 	}
 	mems := newMemoryPool(256)
-	closing, closeAll := context.WithCancel(context.Background())
 	r := &Runtime{
-		closing:   closing,
-		closeAll:  closeAll,
+		watch:     newWatch(),
 		mems:      mems,
 		pool:      newWorkers(),
 		opts:      opts,
@@ -222,7 +219,7 @@ func New(ctx context.Context, opts Options) (*Runtime, error) {
 
 // Close releases every compiled module. Running instances are stopped.
 func (r *Runtime) Close(ctx context.Context) error {
-	r.closeAll()
+	r.watch.close()
 	r.running.Wait()
 	err := r.wz.Close(ctx)
 	r.mems.Close()

@@ -135,8 +135,8 @@ func pollSleep(ctx context.Context, d time.Duration) bool {
 	inst := instanceFrom(ctx)
 	if inst != nil {
 		inst.blocking()
-		inst.budget.pause()
-		defer inst.budget.resume()
+		inst.watched.pause()
+		defer inst.watched.resume()
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
