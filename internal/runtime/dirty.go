@@ -60,26 +60,31 @@ var pagemap = sync.OnceValue(func() *os.File {
 
 // writtenPages appends to dst the index of every page of mem that is the
 // process's own (written since it was mapped), and returns it. ok is false
-// when pagemap cannot be read.
-func writtenPages(mem []byte, entries []byte, dst []int32) (pages []int32, scratch []byte, ok bool) {
+// when pagemap cannot be read. entries is scratch space, returned grown.
+func writtenPages(mem []byte, entries []uint64, dst []int32) (pages []int32, scratch []uint64, ok bool) {
 	pm := pagemap()
 	if pm == nil || len(mem) == 0 {
 		return dst, entries, false
 	}
 	n := (len(mem) + pageSize - 1) / pageSize
-	if cap(entries) < n*8 {
-		entries = make([]byte, n*8)
+	if cap(entries) < n {
+		entries = make([]uint64, n)
 	}
-	entries = entries[:n*8]
+	entries = entries[:n]
+	// pagemap's entries are native-endian 64-bit words: read them as such.
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&entries[0])), n*8)
 	base := uintptr(unsafe.Pointer(&mem[0]))
-	if got, err := unix.Pread(int(pm.Fd()), entries, int64(base/pageSize*8)); err != nil || got != len(entries) {
+	if got, err := unix.Pread(int(pm.Fd()), raw, int64(base/pageSize*8)); err != nil || got != len(raw) {
 		return dst, entries, false
 	}
-	for i := range n {
-		e := binary.LittleEndian.Uint64(entries[i*8:])
+	for i, e := range entries {
+		// Most pages were never touched: one test skips them.
+		if e&(pmPresent|pmSwapped) == 0 {
+			continue
+		}
 		// A swapped-out page may be one we wrote: count it, copying it
 		// back is harmless.
-		if e&pmPresent != 0 && e&pmFile == 0 || e&pmSwapped != 0 {
+		if e&pmFile == 0 || e&pmSwapped != 0 {
 			dst = append(dst, int32(i))
 		}
 	}

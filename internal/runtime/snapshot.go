@@ -408,7 +408,7 @@ type cowMemory struct {
 	// anonymous mapping holding a copy of a small image.
 	cow bool
 	// Scratch of reset: pagemap entries and written page indexes.
-	entries []byte
+	entries []uint64
 	pages   []int32
 }
 
