@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/embly/embly/internal/wasmtest"
 )
 
 var emblyBin string
@@ -145,28 +147,14 @@ var portAttr = regexp.MustCompile(`port\s*=\s*\d+`)
 // free port, and returns the copy's path.
 func project(t *testing.T, src string) string {
 	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			if d.Name() == ".embly" {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		if d.Name() == "embly.hcl" {
-			data = portAttr.ReplaceAll(data, []byte("port = "+strconv.Itoa(freePort(t))))
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
+	dst := wasmtest.CopyProject(t, src)
+	hcl := filepath.Join(dst, "embly.hcl")
+	data, err := os.ReadFile(hcl)
 	if err != nil {
+		t.Fatal(err)
+	}
+	data = portAttr.ReplaceAll(data, []byte("port = "+strconv.Itoa(freePort(t))))
+	if err := os.WriteFile(hcl, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dst

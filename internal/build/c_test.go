@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/embly/embly/internal/config"
+	"github.com/embly/embly/internal/wasmtest"
 )
 
 const helloC = `#include "embly.h"
@@ -145,8 +146,7 @@ func TestCMissingToolchain(t *testing.T) {
 
 func TestCExampleBuilds(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	copyDir(t, filepath.Join("..", "..", "examples", "hello-c"), dir)
+	dir := wasmtest.CopyProject(t, filepath.Join("..", "..", "examples", "hello-c"))
 	proj, err := config.Load(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/embly/embly/internal/config"
+	"github.com/embly/embly/internal/wasmtest"
 )
 
 // The seed's hello world, exactly: edition 2015, embly 0.0.4.
@@ -401,8 +402,7 @@ func TestRustExamplesBuild(t *testing.T) {
 	for _, example := range []string{"hello-rust", "hello-rust-async", "spawn-rust", "db-rust"} {
 		t.Run(example, func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			copyDir(t, filepath.Join("..", "..", "examples", example), dir)
+			dir := wasmtest.CopyProject(t, filepath.Join("..", "..", "examples", example))
 			proj, err := config.Load(dir)
 			if err != nil {
 				t.Fatal(err)

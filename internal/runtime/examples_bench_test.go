@@ -3,7 +3,6 @@ package runtime_test
 import (
 	"context"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/embly/embly/internal/build"
 	"github.com/embly/embly/internal/config"
 	"github.com/embly/embly/internal/runtime"
+	"github.com/embly/embly/internal/wasmtest"
 )
 
 // gatewayHead is the request head the HTTP gateway writes for wrk's GET /.
@@ -74,28 +74,7 @@ func BenchmarkExampleInvocation(b *testing.B) {
 // returns its module.
 func buildExample(b *testing.B, name string) []byte {
 	b.Helper()
-	dir := b.TempDir()
-	src := filepath.Join("..", "..", "examples", name)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			if d.Name() == build.StateDir {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir := wasmtest.CopyProject(b, filepath.Join("..", "..", "examples", name))
 	proj, err := config.Load(dir)
 	if err != nil {
 		b.Fatal(err)

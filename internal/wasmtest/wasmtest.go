@@ -1,5 +1,6 @@
-// Package wasmtest builds small C guests with clang for tests, the same way
-// outside tests build theirs against the ABI in sdk/c/embly.h.
+// Package wasmtest holds test helpers for guests: it builds small C guests
+// with clang, the same way outside tests build theirs against the ABI in
+// sdk/c/embly.h, and copies example projects out of the repository.
 package wasmtest
 
 import (
@@ -41,4 +42,33 @@ func BuildC(t testing.TB, src string, flags ...string) []byte {
 		t.Fatal(err)
 	}
 	return wasm
+}
+
+// CopyProject copies the project directory src into a new temporary
+// directory, leaving out its .embly state, and returns the copy's path: a
+// test builds and runs an example there without touching the repository.
+func CopyProject(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			if d.Name() == ".embly" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
