@@ -282,18 +282,21 @@ func (s *KVStore) do(op, key string, req []byte) ([]byte, error) {
 	if status == kvOK {
 		return payload, nil
 	}
-	e := &KVError{DB: s.name, Op: op, Key: key, Message: string(payload)}
+	return nil, &KVError{DB: s.name, Op: op, Key: key, Message: string(payload), Err: statusErr(status)}
+}
+
+// statusErr is the sentinel error of a status the store services share;
+// every other status is ErrUnavailable.
+func statusErr(status byte) error {
 	switch status {
 	case kvNotFound:
-		e.Err = ErrNotFound
+		return ErrNotFound
 	case kvTooLarge:
-		e.Err = ErrTooLarge
+		return ErrTooLarge
 	case kvBadRequest:
-		e.Err = ErrInvalid
-	default:
-		e.Err = ErrUnavailable
+		return ErrInvalid
 	}
-	return nil, e
+	return ErrUnavailable
 }
 
 func roundTrip(conn *Conn, req []byte) (status byte, payload []byte, err error) {

@@ -330,22 +330,13 @@ func (d *VinylDB) do(op, format byte, typ string, rest []byte) ([]byte, error) {
 	if status == kvOK {
 		return payload, nil
 	}
-	e := &VinylError{DB: d.name, Op: name, Type: typ, Message: string(payload)}
-	switch status {
-	case kvNotFound:
-		e.Err = ErrNotFound
-	case kvTooLarge:
-		e.Err = ErrTooLarge
-	case kvBadRequest:
-		e.Err = ErrInvalid
-	case vinylConflict:
+	e := &VinylError{DB: d.name, Op: name, Type: typ, Message: string(payload), Err: statusErr(status)}
+	if status == vinylConflict {
 		e.Err = ErrConflict
 		if len(payload) >= 4 && uint64(binary.BigEndian.Uint32(payload)) <= uint64(len(payload)-4) {
 			n := binary.BigEndian.Uint32(payload)
 			e.Field, e.Message = string(payload[4:4+n]), string(payload[4+n:])
 		}
-	default:
-		e.Err = ErrUnavailable
 	}
 	return nil, e
 }
