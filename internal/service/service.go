@@ -12,6 +12,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -29,6 +30,13 @@ var (
 	// ErrLimit: a limit of the service is reached; try later.
 	ErrLimit = errors.New("limit reached")
 )
+
+// NotFound writes why target was refused to the caller's log, and returns
+// the ErrNotFound that says the same to Open's caller.
+func NotFound(c Caller, target, why string) error {
+	fmt.Fprintf(c.Log, "%s refused: %s\n", target, why)
+	return fmt.Errorf("%w: %s", ErrNotFound, why)
+}
 
 // Caller is the instance that spawns a service: who it is and what its
 // function may do, as embly.hcl says.

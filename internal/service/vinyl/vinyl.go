@@ -80,8 +80,7 @@ func (s *Service) Open(target string, c service.Caller) (service.Handler, error)
 	default:
 		why = fmt.Sprintf("no vinyl database %q in embly.hcl; declare it with database \"vinyl\" %q { definition = \"data.proto\" record \"MESSAGE\" { primary_key = \"id\" } }", name, name)
 	}
-	fmt.Fprintf(c.Log, "%s refused: %s\n", target, why)
-	return nil, fmt.Errorf("%w: %s", service.ErrNotFound, why)
+	return nil, service.NotFound(c, target, why)
 }
 
 // session is one conn: requests in, responses out, until the function
