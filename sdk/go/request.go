@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"strings"
 )
 
 // readRequest reads one request head from br, as http.ReadRequest does.
@@ -129,8 +130,10 @@ func isFieldValue(b []byte) bool {
 // ignoring case, as net/http reads Connection.
 func hasToken(values []string, token string) bool {
 	for _, v := range values {
-		for _, elem := range bytes.Split([]byte(v), []byte(",")) {
-			if bytes.EqualFold(bytes.TrimSpace(elem), []byte(token)) {
+		for v != "" {
+			var elem string
+			elem, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(elem), token) {
 				return true
 			}
 		}
