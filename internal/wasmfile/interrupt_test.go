@@ -50,9 +50,16 @@ int main(void) { volatile long long s = 0; for (int i = 0; i < 1000000; i++) s +
 	}
 
 	g, call := run(spin)
+	stopsWhenInterrupted(t, g, call)
+}
+
+// stopsWhenInterrupted runs call, a loop that never ends by itself, sets
+// the interrupt global g from this goroutine, and checks that call traps.
+func stopsWhenInterrupted(t *testing.T, g api.MutableGlobal, call func() error) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- call() }()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
 	g.Set(1)
 	select {
 	case err := <-done:
@@ -108,18 +115,7 @@ func TestInterruptibleBranches(t *testing.T) {
 				t.Fatal(err)
 			}
 			g := mod.ExportedGlobal(InterruptExport).(api.MutableGlobal)
-			done := make(chan error, 1)
-			go func() { _, err := mod.ExportedFunction("spin").Call(ctx); done <- err }()
-			time.Sleep(20 * time.Millisecond)
-			g.Set(1)
-			select {
-			case err := <-done:
-				if err == nil {
-					t.Fatal("returned without a trap")
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("setting the interrupt global did not stop the loop")
-			}
+			stopsWhenInterrupted(t, g, func() error { _, err := mod.ExportedFunction("spin").Call(ctx); return err })
 		})
 	}
 }
