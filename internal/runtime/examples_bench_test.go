@@ -27,16 +27,23 @@ const gatewayHead = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nX-Forwarded-For: 
 //
 //	go test -run '^$' -bench ExampleInvocation ./internal/runtime
 func BenchmarkExampleInvocation(b *testing.B) {
-	for _, example := range []string{"hello-c", "hello-rust", "hello-go"} {
-		b.Run(example, func(b *testing.B) {
-			wasm := buildExample(b, example)
+	for _, bc := range []struct {
+		example string
+		reuse   bool
+	}{{"hello-c", false}, {"hello-rust", false}, {"hello-go", false}, {"hello-go", true}} {
+		name := bc.example
+		if bc.reuse {
+			name += "-reuse"
+		}
+		b.Run(name, func(b *testing.B) {
+			wasm := buildExample(b, bc.example)
 			ctx := context.Background()
 			r, err := runtime.New(ctx, runtime.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer r.Close(ctx)
-			if _, err := r.Compile(ctx, "hello", wasm); err != nil {
+			if _, err := r.CompileWith(ctx, "hello", wasm, runtime.FunctionOptions{Reuse: bc.reuse}); err != nil {
 				b.Fatal(err)
 			}
 			buf := make([]byte, 4096)
