@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // autoFlushSize is how much of an unflushed body the ResponseWriter holds
@@ -120,8 +121,8 @@ func remoteAddr(h http.Header) string {
 		}
 	}
 	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
-		hops := strings.Split(xff[len(xff)-1], ",")
-		return strings.TrimSpace(hops[len(hops)-1])
+		last := xff[len(xff)-1]
+		return strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
 	}
 	return ""
 }
@@ -130,13 +131,14 @@ func remoteAddr(h http.Header) string {
 type responseWriter struct {
 	req    *http.Request
 	bw     *bufio.Writer // onto conn 1; flushed at each Flush and at the end
-	header http.Header   // what the handler edits
+	header http.Header   // what the handler edits; made when it first asks
 	sent   http.Header   // header as of WriteHeader: later edits do not count
 
 	status        int   // 0 until WriteHeader
 	contentLength int64 // declared by the handler, or -1
 	written       int64 // body bytes accepted from the handler
 	body          bytes.Buffer
+	small         [64]byte // body's first buffer: most bodies of a response sent whole fit
 
 	headerSent bool // status line and header are in bw
 	chunked    bool
@@ -150,15 +152,21 @@ var (
 
 func newResponseWriter(conn io.Writer, req *http.Request) *responseWriter {
 	connWriter.Reset(conn)
-	return &responseWriter{
+	w := &responseWriter{
 		req:           req,
 		bw:            connWriter,
-		header:        make(http.Header),
 		contentLength: -1,
 	}
+	w.body = *bytes.NewBuffer(w.small[:0])
+	return w
 }
 
-func (w *responseWriter) Header() http.Header { return w.header }
+func (w *responseWriter) Header() http.Header {
+	if w.header == nil {
+		w.header = make(http.Header)
+	}
+	return w.header
+}
 
 func (w *responseWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
@@ -168,7 +176,9 @@ func (w *responseWriter) WriteHeader(code int) {
 		return // superfluous, or informational: neither is sent
 	}
 	w.status = code
-	w.sent = w.header.Clone()
+	if len(w.header) > 0 { // an empty header has nothing to keep, and Clone would allocate
+		w.sent = w.header.Clone()
+	}
 	if cl := w.sent.Get("Content-Length"); cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err == nil && n >= 0 {
@@ -210,6 +220,11 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		w.writeBody(p)
 	}
 	return len(p), w.err
+}
+
+// WriteString is Write without converting s: io.WriteString finds it.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	return w.Write(unsafe.Slice(unsafe.StringData(s), len(s)))
 }
 
 // writeBody puts p on the wire, as a chunk if chunked.
@@ -258,32 +273,39 @@ func (w *responseWriter) flush() error {
 func (w *responseWriter) writeHeader(streamed bool) {
 	h := w.sent
 	body := w.body.Bytes()
+	// What the writer adds to the handler's fields, each replacing the
+	// handler's values of its key; WriteHeader removed any
+	// Transfer-Encoding.
+	var add [2]field
+	added := add[:0]
 	if _, haveType := h["Content-Type"]; !haveType && h.Get("Content-Encoding") == "" &&
 		bodyAllowed(w.status) && len(body) > 0 {
-		h.Set("Content-Type", http.DetectContentType(body))
+		added = append(added, field{"Content-Type", http.DetectContentType(body)})
 	}
 	streamed = streamed || len(w.declaredTrailers()) > 0
 	switch {
 	case !bodyAllowed(w.status) || w.contentLength >= 0:
 	case streamed && w.req.Method != http.MethodHead:
 		w.chunked = true
-		h.Set("Transfer-Encoding", "chunked")
+		added = append(added, field{"Transfer-Encoding", "chunked"})
 	case !streamed && (w.req.Method != http.MethodHead || w.written > 0):
-		h.Set("Content-Length", strconv.FormatInt(w.written, 10))
+		added = append(added, field{"Content-Length", strconv.FormatInt(w.written, 10)})
 	}
 
 	text := http.StatusText(w.status)
 	if text == "" {
 		text = "status code " + strconv.Itoa(w.status)
 	}
-	var line [64]byte
-	b := append(line[:0], "HTTP/1.1 "...)
-	b = strconv.AppendInt(b, int64(w.status), 10) // 100 to 999: WriteHeader checks
-	b = append(b, ' ')
-	w.bw.Write(b)
+	// The status has three digits (WriteHeader checks); written byte by
+	// byte, as a slice it would escape to the heap through bw.
+	w.bw.WriteString("HTTP/1.1 ")
+	w.bw.WriteByte('0' + byte(w.status/100))
+	w.bw.WriteByte('0' + byte(w.status/10%10))
+	w.bw.WriteByte('0' + byte(w.status%10))
+	w.bw.WriteByte(' ')
 	w.bw.WriteString(text)
 	w.bw.WriteString("\r\n")
-	writeFields(w.bw, h)
+	writeFields(w.bw, h, added)
 	w.bw.WriteString("\r\n")
 	w.headerSent = true
 }
@@ -355,30 +377,45 @@ func (w *responseWriter) trailers() http.Header {
 	return t
 }
 
-// writeFields writes h's fields, but those with http.TrailerPrefix, as
-// h.WriteSubset does: sorted by key, skipping invalid names, with line
-// breaks in values turned into spaces and values trimmed. WriteSubset's
-// pooled sorter and replacer cost more than the rest of a small response.
-func writeFields(bw *bufio.Writer, h http.Header) {
+// field is one header field the writer adds.
+type field struct{ key, value string }
+
+// writeFields writes h's fields and added's, as h.WriteSubset would with
+// added Set into h: sorted by key, skipping invalid names and keys with
+// http.TrailerPrefix, with line breaks in values turned into spaces and
+// values trimmed. WriteSubset's pooled sorter and replacer cost more than the
+// rest of a small response, and setting added's fields in h allocated.
+func writeFields(bw *bufio.Writer, h http.Header, added []field) {
 	var arr [16]string
 	keys := arr[:0]
 	for k := range h {
-		if isToken([]byte(k)) && !strings.HasPrefix(k, http.TrailerPrefix) {
+		if isToken(k) && !strings.HasPrefix(k, http.TrailerPrefix) && !slices.ContainsFunc(added, func(f field) bool { return f.key == k }) {
 			keys = append(keys, k)
 		}
 	}
+	for _, f := range added {
+		keys = append(keys, f.key)
+	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		if i := slices.IndexFunc(added, func(f field) bool { return f.key == k }); i >= 0 {
+			writeField(bw, k, added[i].value)
+			continue
+		}
 		for _, v := range h[k] {
-			if strings.ContainsAny(v, "\r\n") {
-				v = newlineToSpace.Replace(v)
-			}
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(textproto.TrimString(v))
-			bw.WriteString("\r\n")
+			writeField(bw, k, v)
 		}
 	}
+}
+
+func writeField(bw *bufio.Writer, key, value string) {
+	if strings.ContainsAny(value, "\r\n") {
+		value = newlineToSpace.Replace(value)
+	}
+	bw.WriteString(key)
+	bw.WriteString(": ")
+	bw.WriteString(textproto.TrimString(value))
+	bw.WriteString("\r\n")
 }
 
 var newlineToSpace = strings.NewReplacer("\n", " ", "\r", " ")

@@ -368,3 +368,19 @@ func FuzzServeHTTP(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkServeHTTP serves the gateway's GET to a hello world handler
+// natively, over the warm-up's in-memory host: what the SDK's HTTP path
+// allocates per request, and a native reference for its time (a fresh
+// wasm instance runs the same code many times slower).
+func BenchmarkServeHTTP(b *testing.B) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "Hello World") })
+	crash := onPanic{stderr: io.Discard, exit: func(int) {}}
+	b.ReportAllocs()
+	for range b.N {
+		conn := newHost(&memSys{req: strings.NewReader(warmUpRequests[0])}).conn(1)
+		if err := serveHTTP(conn, hello, crash); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -107,13 +107,23 @@ func TestWriteFieldsMatchesWriteSubset(t *testing.T) {
 		{"Content-Type": {"text/plain"}, "X-B": {"2", "1"}, "X-A": {" padded \t"}},
 		{"X-Break": {"a\r\nb\nc"}, "Bad Key": {"dropped"}, "Trailer:X-T": {"t"}, "Empty": {""}},
 	} {
-		var got, want strings.Builder
-		bw := bufio.NewWriter(&got)
-		writeFields(bw, h)
-		bw.Flush()
-		h.WriteSubset(&want, prefixedKeys(h))
-		if got.String() != want.String() {
-			t.Errorf("%v:\n got %q\nwant %q", h, got.String(), want.String())
+		for _, added := range [][]field{
+			nil,
+			{{"Content-Length", "11"}},
+			{{"Content-Type", "text/html"}, {"Transfer-Encoding", "chunked"}},
+		} {
+			var got, want strings.Builder
+			bw := bufio.NewWriter(&got)
+			writeFields(bw, h, added)
+			bw.Flush()
+			set := h.Clone()
+			for _, f := range added {
+				set.Set(f.key, f.value)
+			}
+			set.WriteSubset(&want, prefixedKeys(set))
+			if got.String() != want.String() {
+				t.Errorf("%v with %v:\n got %q\nwant %q", h, added, got.String(), want.String())
+			}
 		}
 	}
 }
