@@ -89,7 +89,13 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	// with a timeout gives it a context of its own.
 	if r.ContentLength > rt.maxBody {
 		rl.errorf("request body of %d bytes is larger than max_body (%d bytes)", r.ContentLength, rt.maxBody)
+		rc := http.NewResponseController(w)
+		_ = rc.EnableFullDuplex() // the body is read after the answer
+		if r.ProtoMajor == 1 {
+			w.Header().Set("Connection", "close")
+		}
 		writeError(w, http.StatusRequestEntityTooLarge)
+		linger(rc, r, r.Body)
 		return
 	}
 	ctx := r.Context()
@@ -122,7 +128,7 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 	c := &invocation{inv: inv, done: inv.Done(), timeout: g.ExitTimeout}
 
 	rc := http.NewResponseController(w)
-	up := &upload{done: make(chan struct{})}
+	up := &upload{done: make(chan struct{}), body: r.Body}
 	if hasBody(r) {
 		if r.ContentLength < 0 {
 			// A body of unknown length is cut at max_body; the
@@ -209,6 +215,10 @@ func (g *HTTP) respond(ctx context.Context, w *statusWriter, rc *http.ResponseCo
 			rl.errorf("request body is larger than max_body (%d bytes)", rt.maxBody)
 			up.closeIfIncomplete(w, r)
 			writeError(w, http.StatusRequestEntityTooLarge)
+			<-up.done // it stopped reading at max_body
+			if up.closing {
+				linger(rc, r, up.body)
+			}
 		case r.Context().Err() != nil:
 			rl.clientGone(false)
 		case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -245,6 +255,31 @@ type upload struct {
 	complete atomic.Bool // the body was read to its end, or there is none
 	tooLarge atomic.Bool // the body was cut at max_body
 	closing  bool        // the response closes the connection
+	// body is the request's own body, under any limit put on it.
+	body io.ReadCloser
+}
+
+// Lingering after an early answer. A server that closes a connection with
+// input it has not read makes its kernel reset the connection, and the
+// reset makes the client's kernel drop what the client had not read yet:
+// the answer itself (RFC 9112 9.6). So after answering 413 before the end
+// of an upload, the gateway reads and drops the rest of the body, within
+// these bounds, and only then lets net/http close the connection.
+const (
+	lingerTime = 5 * time.Second
+	lingerMax  = 64 << 20
+)
+
+// linger sends the answer written to w, then reads and drops what is left
+// of body, r's body or what lies under a limit put on it. The answer must
+// close the connection (an HTTP/1 "Connection: close"): the read deadline
+// linger sets must not outlive this request.
+func linger(rc *http.ResponseController, r *http.Request, body io.Reader) {
+	if r.ProtoMajor != 1 || rc.Flush() != nil {
+		return // HTTP/2 resets the stream alone
+	}
+	_ = rc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, body, lingerMax)
 }
 
 // closeIfIncomplete is called before the response head is written.

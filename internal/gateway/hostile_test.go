@@ -87,6 +87,56 @@ func TestMaxBody(t *testing.T) {
 	}
 }
 
+// A client still uploading when the 413 comes must get it: the gateway
+// reads the rest of the body before closing, or the close would reset the
+// connection and the client's kernel would drop the answer unread. The
+// upload takes longer than net/http's own wait before closing (500 ms).
+func TestMaxBodyAnswerReachesSlowUploader(t *testing.T) {
+	tg := limitedGateway(t, func(ctx context.Context, conn *end) error {
+		req, err := readReq(conn)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, req.Body)
+		return err
+	}, 1000, 0)
+	for _, chunked := range []bool{false, true} {
+		const pieces, size = 24, 64 << 10
+		conn, err := net.Dial("tcp", strings.TrimPrefix(tg.url(""), "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := fmt.Sprintf("POST /limited HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", pieces*size)
+		if chunked {
+			head = "POST /limited HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		}
+		if _, err := io.WriteString(conn, head); err != nil {
+			t.Fatal(err)
+		}
+		piece := bytes.Repeat([]byte("x"), size)
+		for i := range pieces {
+			if chunked {
+				piece = fmt.Appendf(nil, "%x\r\n%s\r\n", size, bytes.Repeat([]byte("x"), size))
+			}
+			if _, err := conn.Write(piece); err != nil {
+				t.Fatalf("chunked=%v: writing piece %d: %v", chunked, i, err)
+			}
+			time.Sleep(30 * time.Millisecond)
+		}
+		if chunked {
+			io.WriteString(conn, "0\r\n\r\n")
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("chunked=%v: reading the answer: %v", chunked, err)
+		}
+		if resp.StatusCode != 413 {
+			t.Errorf("chunked=%v: status %d, want 413", chunked, resp.StatusCode)
+		}
+		conn.Close()
+	}
+}
+
 func TestRouteTimeout(t *testing.T) {
 	tg := limitedGateway(t, func(ctx context.Context, conn *end) error {
 		if _, err := readReq(conn); err != nil {
