@@ -30,8 +30,8 @@ func emblyMain() {
 }
 
 // embly_warmup runs once, after _initialize and before the snapshot: it
-// takes one made-up request through the HTTP path (warmUp), collects the
-// garbage, and takes a second one. The collection empties the allocator's
+// takes made-up requests through the HTTP path (warmUp), collects the
+// garbage, and takes them again. The collection empties the allocator's
 // per-P span caches and sync.Pools; without the second request every
 // invocation would start by refilling them (mcache.refill, new bufio
 // buffers), which cost about 15% of a hello world's time in the guest.
