@@ -83,8 +83,6 @@ func serveHTTP(conn io.ReadWriteCloser, h http.Handler, crash onPanic) (err erro
 		conn.Close()
 		return fmt.Errorf("embly: reading the request on conn 1: %w", err)
 	}
-	req.RemoteAddr = remoteAddr(req.Header)
-
 	w := newResponseWriter(conn, req)
 	defer func() {
 		r := recover()
@@ -111,8 +109,29 @@ func serveHTTP(conn io.ReadWriteCloser, h http.Handler, crash onPanic) (err erro
 // remoteAddr returns the client address that the gateway, the last proxy,
 // appended: the last for= of Forwarded, or else the last X-Forwarded-For.
 func remoteAddr(h http.Header) string {
-	if fwd := h.Values("Forwarded"); len(fwd) > 0 {
-		elems := strings.Split(fwd[len(fwd)-1], ",")
+	return clientAddr(last(h["Forwarded"]), last(h["X-Forwarded-For"]))
+}
+
+// first is http.Header.Get of a key's values.
+func first(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
+}
+
+func last(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[len(values)-1]
+}
+
+// clientAddr is remoteAddr from the last values of Forwarded and
+// X-Forwarded-For; an empty one means as little as none.
+func clientAddr(forwarded, xff string) string {
+	if forwarded != "" {
+		elems := strings.Split(forwarded, ",")
 		for _, pair := range strings.Split(elems[len(elems)-1], ";") {
 			k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
 			if strings.EqualFold(k, "for") {
@@ -120,11 +139,7 @@ func remoteAddr(h http.Header) string {
 			}
 		}
 	}
-	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
-		last := xff[len(xff)-1]
-		return strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])
-	}
-	return ""
+	return strings.TrimSpace(xff[strings.LastIndexByte(xff, ',')+1:])
 }
 
 // responseWriter writes a raw HTTP/1.1 response to conn 1.
@@ -179,16 +194,18 @@ func (w *responseWriter) WriteHeader(code int) {
 	if len(w.header) > 0 { // an empty header has nothing to keep, and Clone would allocate
 		w.sent = w.header.Clone()
 	}
-	if cl := w.sent.Get("Content-Length"); cl != "" {
+	// The header's own keys are indexed directly: Get and Del would
+	// canonicalize these constant ones again.
+	if cl := first(w.sent["Content-Length"]); cl != "" {
 		n, err := strconv.ParseInt(cl, 10, 64)
 		if err == nil && n >= 0 {
 			w.contentLength = n
 		} else {
-			w.sent.Del("Content-Length")
+			delete(w.sent, "Content-Length")
 		}
 	}
 	// The writer alone decides on chunking.
-	w.sent.Del("Transfer-Encoding")
+	delete(w.sent, "Transfer-Encoding")
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
@@ -278,9 +295,9 @@ func (w *responseWriter) writeHeader(streamed bool) {
 	// Transfer-Encoding.
 	var add [2]field
 	added := add[:0]
-	if _, haveType := h["Content-Type"]; !haveType && h.Get("Content-Encoding") == "" &&
+	if _, haveType := h["Content-Type"]; !haveType && first(h["Content-Encoding"]) == "" &&
 		bodyAllowed(w.status) && len(body) > 0 {
-		added = append(added, field{"Content-Type", http.DetectContentType(body)})
+		added = append(added, field{"Content-Type", detectContentType(body)})
 	}
 	streamed = streamed || len(w.declaredTrailers()) > 0
 	switch {
@@ -350,7 +367,7 @@ func (w *responseWriter) abort(deliberate bool) {
 // declaredTrailers lists the keys of the handler's "Trailer" header.
 func (w *responseWriter) declaredTrailers() []string {
 	var keys []string
-	for _, v := range w.sent.Values("Trailer") {
+	for _, v := range w.sent["Trailer"] {
 		for _, k := range strings.Split(v, ",") {
 			if k = strings.TrimSpace(k); k != "" {
 				keys = append(keys, http.CanonicalHeaderKey(k))

@@ -9,7 +9,8 @@ import (
 	"strings"
 )
 
-// readRequest reads one request head from br, as http.ReadRequest does.
+// readRequest reads one request head from br, as http.ReadRequest does,
+// and sets its RemoteAddr (see remoteAddr).
 //
 // Requests from the gateway have a plain shape: a request line, a handful
 // of headers, no body framing when there is no body. http.ReadRequest took
@@ -29,7 +30,12 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 			}
 		}
 	}
-	return http.ReadRequest(br)
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		return nil, err
+	}
+	req.RemoteAddr = remoteAddr(req.Header)
+	return req, nil
 }
 
 // parseSimpleHead parses head (the request line and header lines, each
@@ -50,44 +56,53 @@ func parseSimpleHead(head []byte) *http.Request {
 		len(target) == 0 || target[0] != '/' || !isTarget(target) {
 		return nil
 	}
-	u, err := url.ParseRequestURI(target)
+	u, err := parseTarget(target)
 	if err != nil {
 		return nil
 	}
 	lines := strings.Count(rest, "\r\n")
-	h := make(http.Header, lines)
 	values := make([]string, lines)
-	for i := 0; len(rest) > 0; i++ {
+	var keysArr [16]string
+	keys := keysArr[:0]
+	// What the request needs from its fields is noted as they go by: a
+	// map lookup for each afterwards would hash their names again.
+	var host, forwarded, xff string
+	haveHost, closing := false, false
+	for len(rest) > 0 {
 		line, rest, _ = strings.Cut(rest, "\r\n")
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !isToken(name) {
+		if !ok {
+			return nil
+		}
+		key, ok := canonicalKey(name)
+		if !ok {
 			return nil
 		}
 		value = strings.Trim(value, " \t")
 		if !isFieldValue(value) {
 			return nil
 		}
-		// No allocation for a name that is canonical already, as the
-		// gateway's are.
-		key := textproto.CanonicalMIMEHeaderKey(name)
 		switch key {
-		case "Content-Length", "Transfer-Encoding", "Trailer", "Expect", "Pragma", "Upgrade", "Host":
+		case "Content-Length", "Transfer-Encoding", "Trailer", "Expect", "Pragma", "Upgrade":
 			// Body framing and headers with side effects in
-			// http.ReadRequest; Host is done below.
-			if key != "Host" {
+			// http.ReadRequest.
+			return nil
+		case "Host":
+			// Not a field of the request's header, as in http.ReadRequest.
+			if haveHost {
 				return nil
 			}
+			host, haveHost = value, true
+			continue
+		case "Connection":
+			closing = closing || listHas(value, "close")
+		case "Forwarded":
+			forwarded = value
+		case "X-Forwarded-For":
+			xff = value
 		}
-		if vv, ok := h[key]; ok {
-			h[key] = append(vv, value)
-		} else {
-			values[i] = value
-			h[key] = values[i : i+1 : i+1]
-		}
-	}
-	host := h["Host"]
-	if len(host) > 1 {
-		return nil
+		values[len(keys)] = value
+		keys = append(keys, key)
 	}
 	req := &http.Request{
 		Method:     method,
@@ -95,17 +110,105 @@ func parseSimpleHead(head []byte) *http.Request {
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
-		Header:     h,
+		Header:     fields(keys, values),
 		Body:       http.NoBody,
 		RequestURI: target,
+		Host:       host,
+		Close:      closing,
+		RemoteAddr: clientAddr(forwarded, xff),
 	}
-	if len(host) == 1 {
-		req.Host = host[0]
-		delete(h, "Host") // as http.ReadRequest does
-	}
-	req.Close = hasToken(h["Connection"], "close")
 	return req
 }
+
+// fields makes the header of keys[i]: values[i], a key's values in their
+// order. A key seen once gets a one-element piece of values. Duplicates
+// are found by comparing keys rather than by a map lookup per field:
+// hashing strings is slow in wasm, and a request has a handful of fields.
+func fields(keys, values []string) http.Header {
+	h := make(http.Header, len(keys))
+	if len(keys) > 32 {
+		for i, k := range keys {
+			h[k] = append(h[k], values[i])
+		}
+		return h
+	}
+	for i, k := range keys {
+		if k == "" {
+			continue // a duplicate, already taken
+		}
+		n := 1
+		for _, other := range keys[i+1:] {
+			if other == k {
+				n++
+			}
+		}
+		if n == 1 {
+			h[k] = values[i : i+1 : i+1]
+			continue
+		}
+		vv := make([]string, 0, n)
+		for j := i; j < len(keys); j++ {
+			if keys[j] == k {
+				vv = append(vv, values[j])
+				keys[j] = ""
+			}
+		}
+		h[k] = vv
+	}
+	return h
+}
+
+// canonicalKey returns name in canonical form, as
+// textproto.CanonicalMIMEHeaderKey does, and whether name is a token. A
+// name that is canonical already, as the gateway's are, is returned as it
+// is after one pass over it.
+func canonicalKey(name string) (string, bool) {
+	if name == "" {
+		return "", false
+	}
+	canonical, upper := true, true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 0x80 || !tokenChar[c] {
+			return "", false
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	if canonical {
+		return name, true
+	}
+	return textproto.CanonicalMIMEHeaderKey(name), true
+}
+
+// parseTarget is url.ParseRequestURI, which a target of path characters
+// alone (as "/" and most paths are) does not need.
+func parseTarget(target string) (*url.URL, error) {
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c >= 0x80 || !pathChar[c] {
+			return url.ParseRequestURI(target)
+		}
+	}
+	return &url.URL{Path: target}, nil
+}
+
+// pathChar marks the bytes a path may have that url.ParseRequestURI keeps
+// as they are: unreserved characters and slashes.
+var pathChar = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for _, c := range "-._~/" {
+		t[c] = true
+	}
+	return t
+}()
 
 // isToken reports whether b is a non-empty RFC 9110 token.
 func isToken[T string | []byte](b T) bool {
@@ -145,12 +248,21 @@ func isFieldValue(b string) bool {
 // ignoring case, as net/http reads Connection.
 func hasToken(values []string, token string) bool {
 	for _, v := range values {
-		for v != "" {
-			var elem string
-			elem, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(strings.TrimSpace(elem), token) {
-				return true
-			}
+		if listHas(v, token) {
+			return true
+		}
+	}
+	return false
+}
+
+// listHas reports whether any comma-separated element of list is token,
+// ignoring case.
+func listHas(list, token string) bool {
+	for list != "" {
+		var elem string
+		elem, list, _ = strings.Cut(list, ",")
+		if strings.EqualFold(strings.TrimSpace(elem), token) {
+			return true
 		}
 	}
 	return false

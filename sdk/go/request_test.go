@@ -64,6 +64,7 @@ func checkReadRequest(t *testing.T, raw string) {
 	if wantErr != nil {
 		return
 	}
+	want.RemoteAddr = remoteAddr(want.Header) // readRequest sets it
 	if !sameRequest(got, want) {
 		t.Fatalf("%q:\n got %+v\nwant %+v", raw, got, want)
 	}
@@ -86,7 +87,7 @@ func sameRequest(a, b *http.Request) bool {
 		reflect.DeepEqual(a.URL, b.URL) && a.Proto == b.Proto &&
 		a.ProtoMajor == b.ProtoMajor && a.ProtoMinor == b.ProtoMinor &&
 		reflect.DeepEqual(a.Header, b.Header) && a.Host == b.Host &&
-		a.RequestURI == b.RequestURI && a.Close == b.Close &&
+		a.RequestURI == b.RequestURI && a.Close == b.Close && a.RemoteAddr == b.RemoteAddr &&
 		a.ContentLength == b.ContentLength &&
 		reflect.DeepEqual(a.TransferEncoding, b.TransferEncoding) &&
 		reflect.DeepEqual(a.Trailer, b.Trailer) &&

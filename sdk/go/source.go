@@ -12,5 +12,5 @@ import "embed"
 // The list is explicit so that tests stay out (a pattern like *.go would take
 // them too); TestSourceListsEveryFile keeps it complete.
 //
-//go:embed go.mod doc.go errno.go sys.go sys_wasip1.go sys_other.go host.go conn.go http.go source.go entry_wasip1.go warmup.go client.go client_wasip1.go kv.go request.go vinyl.go addr.go
+//go:embed go.mod doc.go errno.go sys.go sys_wasip1.go sys_other.go host.go conn.go http.go source.go entry_wasip1.go warmup.go client.go client_wasip1.go kv.go request.go sniff.go vinyl.go addr.go
 var Source embed.FS
