@@ -30,7 +30,11 @@ func (c *Conn) String() string { return fmt.Sprintf("embly conn %d", c.id) }
 // another function, or the CLI). [HandleHTTP] reads and answers it for HTTP
 // functions; other functions read their input from it and write their answer
 // to it.
-func Parent() *Conn { return defaultHost.conn(1) }
+func Parent() *Conn { return parent }
+
+// parent is conn 1 of defaultHost. A Conn is only its host and id, so one
+// serves every invocation.
+var parent = defaultHost.conn(1)
 
 func (h *host) conn(id int32) *Conn { return &Conn{h: h, id: id} }
 

@@ -53,9 +53,10 @@ type host struct {
 	sys sys
 
 	mu      sync.Mutex
-	conns   map[int32]*connState
-	ids     []int32 // _events scratch
-	chunk   []byte  // stash read scratch
+	parent  connState            // conn 1's, kept out of conns: every invocation has it
+	conns   map[int32]*connState // the others
+	ids     []int32              // _events scratch
+	chunk   []byte               // stash read scratch
 	backoff time.Duration
 	// gen counts invocations (resets): a conn kept across calls, like a
 	// KVStore's, belongs to the invocation that spawned it.
@@ -94,6 +95,7 @@ func newHost(s sys) *host {
 func (h *host) reset() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.parent = connState{}
 	clear(h.conns)
 	h.backoff = minBackoff
 	h.gen++
@@ -112,6 +114,9 @@ var defaultHost = newHost(defaultSys)
 
 // state returns id's state, creating it. h.mu must be held.
 func (h *host) state(id int32) *connState {
+	if id == 1 {
+		return &h.parent
+	}
 	st := h.conns[id]
 	if st == nil {
 		st = &connState{}

@@ -49,19 +49,27 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 // hello world's time in the guest.
 func parseSimpleHead(head []byte) *http.Request {
 	s := string(head)
-	line, rest, _ := strings.Cut(s, "\r\n")
+	line, rest, ok := cutLine(s)
+	if !ok {
+		return nil
+	}
 	method, line, ok1 := strings.Cut(line, " ")
 	target, proto, ok2 := strings.Cut(line, " ")
 	if !ok1 || !ok2 || proto != "HTTP/1.1" || !isToken(method) ||
 		len(target) == 0 || target[0] != '/' || !isTarget(target) {
 		return nil
 	}
-	u, err := parseTarget(target)
+	// The request, its URL and (for a few fields) the values' array are
+	// one allocation.
+	sr := new(simpleRequest)
+	u, err := parseTarget(target, &sr.url)
 	if err != nil {
 		return nil
 	}
-	lines := strings.Count(rest, "\r\n")
-	values := make([]string, lines)
+	values := sr.values[:]
+	if lines := strings.Count(rest, "\n"); lines > len(values) {
+		values = make([]string, lines)
+	}
 	var keysArr [16]string
 	keys := keysArr[:0]
 	// What the request needs from its fields is noted as they go by: a
@@ -69,7 +77,9 @@ func parseSimpleHead(head []byte) *http.Request {
 	var host, forwarded, xff string
 	haveHost, closing := false, false
 	for len(rest) > 0 {
-		line, rest, _ = strings.Cut(rest, "\r\n")
+		if line, rest, ok = cutLine(rest); !ok {
+			return nil
+		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok {
 			return nil
@@ -78,7 +88,7 @@ func parseSimpleHead(head []byte) *http.Request {
 		if !ok {
 			return nil
 		}
-		value = strings.Trim(value, " \t")
+		value = trimOWS(value)
 		if !isFieldValue(value) {
 			return nil
 		}
@@ -104,7 +114,8 @@ func parseSimpleHead(head []byte) *http.Request {
 		values[len(keys)] = value
 		keys = append(keys, key)
 	}
-	req := &http.Request{
+	req := &sr.Request
+	*req = http.Request{
 		Method:     method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -118,6 +129,35 @@ func parseSimpleHead(head []byte) *http.Request {
 		RemoteAddr: clientAddr(forwarded, xff),
 	}
 	return req
+}
+
+// simpleRequest holds what parseSimpleHead allocates for a request.
+type simpleRequest struct {
+	http.Request
+	url    url.URL
+	values [8]string
+}
+
+// cutLine cuts s at its first CRLF; ok is false when s has none, or a CR
+// that does not start one (the head is then not simple).
+func cutLine(s string) (line, rest string, ok bool) {
+	i := strings.IndexByte(s, '\r')
+	if i < 0 || i+1 == len(s) || s[i+1] != '\n' {
+		return "", "", false
+	}
+	return s[:i], s[i+2:], true
+}
+
+// trimOWS trims spaces and tabs from both ends of v, as strings.Trim(v, " \t")
+// does without building its set of bytes each time.
+func trimOWS(v string) string {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // fields makes the header of keys[i]: values[i], a key's values in their
@@ -184,14 +224,16 @@ func canonicalKey(name string) (string, bool) {
 }
 
 // parseTarget is url.ParseRequestURI, which a target of path characters
-// alone (as "/" and most paths are) does not need.
-func parseTarget(target string) (*url.URL, error) {
+// alone (as "/" and most paths are) does not need: that one is parsed into
+// u.
+func parseTarget(target string, u *url.URL) (*url.URL, error) {
 	for i := 0; i < len(target); i++ {
 		if c := target[i]; c >= 0x80 || !pathChar[c] {
 			return url.ParseRequestURI(target)
 		}
 	}
-	return &url.URL{Path: target}, nil
+	*u = url.URL{Path: target}
+	return u, nil
 }
 
 // pathChar marks the bytes a path may have that url.ParseRequestURI keeps
