@@ -291,22 +291,32 @@ func (w *responseWriter) writeHeader(streamed bool) {
 	h := w.sent
 	body := w.body.Bytes()
 	// What the writer adds to the handler's fields, each replacing the
-	// handler's values of its key; WriteHeader removed any
+	// handler's values of its key (WriteHeader removed any
+	// Transfer-Encoding), in key order: Content-Length, Content-Type,
 	// Transfer-Encoding.
-	var add [2]field
-	added := add[:0]
+	var contentType, length string
 	if _, haveType := h["Content-Type"]; !haveType && first(h["Content-Encoding"]) == "" &&
 		bodyAllowed(w.status) && len(body) > 0 {
-		added = append(added, field{"Content-Type", detectContentType(body)})
+		contentType = detectContentType(body)
 	}
 	streamed = streamed || len(w.declaredTrailers()) > 0
 	switch {
 	case !bodyAllowed(w.status) || w.contentLength >= 0:
 	case streamed && w.req.Method != http.MethodHead:
 		w.chunked = true
-		added = append(added, field{"Transfer-Encoding", "chunked"})
 	case !streamed && (w.req.Method != http.MethodHead || w.written > 0):
-		added = append(added, field{"Content-Length", strconv.FormatInt(w.written, 10)})
+		length = strconv.FormatInt(w.written, 10)
+	}
+	var add [2]field
+	added := add[:0]
+	if length != "" {
+		added = append(added, field{"Content-Length", length})
+	}
+	if contentType != "" {
+		added = append(added, field{"Content-Type", contentType})
+	}
+	if w.chunked {
+		added = append(added, field{"Transfer-Encoding", "chunked"})
 	}
 
 	text := http.StatusText(w.status)
@@ -397,12 +407,23 @@ func (w *responseWriter) trailers() http.Header {
 // field is one header field the writer adds.
 type field struct{ key, value string }
 
-// writeFields writes h's fields and added's, as h.WriteSubset would with
-// added Set into h: sorted by key, skipping invalid names and keys with
+// writeFields writes h's fields and added's (in key order), as
+// h.WriteSubset would with added Set into h: sorted by key, skipping invalid names and keys with
 // http.TrailerPrefix, with line breaks in values turned into spaces and
 // values trimmed. WriteSubset's pooled sorter and replacer cost more than the
 // rest of a small response, and setting added's fields in h allocated.
 func writeFields(bw *bufio.Writer, h http.Header, added []field) {
+	if len(h) == 0 {
+		// The common case, added alone: it is in key order, and its
+		// values are the writer's own, with nothing to clean.
+		for _, f := range added {
+			bw.WriteString(f.key)
+			bw.WriteString(": ")
+			bw.WriteString(f.value)
+			bw.WriteString("\r\n")
+		}
+		return
+	}
 	var arr [16]string
 	keys := arr[:0]
 	for k := range h {
