@@ -58,24 +58,44 @@ var pagemap = sync.OnceValue(func() *os.File {
 	return f
 })
 
+// pagemapScratch is what finding the written pages reuses from one reset
+// to the next.
+type pagemapScratch struct {
+	entries []uint64     // pagemap entries, for readWrittenPages
+	regions []pageRegion // PAGEMAP_SCAN's answer, for scanWrittenPages
+}
+
 // writtenPages appends to dst the index of every page of mem that is the
 // process's own (written since it was mapped), and returns it. ok is false
-// when pagemap cannot be read. entries is scratch space, returned grown.
-func writtenPages(mem []byte, entries []uint64, dst []int32) (pages []int32, scratch []uint64, ok bool) {
+// when pagemap cannot be read. It asks the kernel with PAGEMAP_SCAN where
+// it can (Linux 6.7), which sends back only the written ranges: a third
+// faster than reading an entry per page for a Go function's 1,600 pages,
+// no slower for small memories.
+func writtenPages(mem []byte, scratch *pagemapScratch, dst []int32) (pages []int32, ok bool) {
+	if pagemapScanWorks() {
+		if pages, ok := scanWrittenPages(mem, scratch, dst); ok {
+			return pages, true
+		}
+	}
+	return readWrittenPages(mem, scratch, dst)
+}
+
+// readWrittenPages is writtenPages by reading mem's pagemap entries.
+func readWrittenPages(mem []byte, scratch *pagemapScratch, dst []int32) (pages []int32, ok bool) {
 	pm := pagemap()
 	if pm == nil || len(mem) == 0 {
-		return dst, entries, false
+		return dst, false
 	}
 	n := (len(mem) + pageSize - 1) / pageSize
-	if cap(entries) < n {
-		entries = make([]uint64, n)
+	if cap(scratch.entries) < n {
+		scratch.entries = make([]uint64, n)
 	}
-	entries = entries[:n]
+	entries := scratch.entries[:n]
 	// pagemap's entries are native-endian 64-bit words: read them as such.
 	raw := unsafe.Slice((*byte)(unsafe.Pointer(&entries[0])), n*8)
 	base := uintptr(unsafe.Pointer(&mem[0]))
 	if got, err := unix.Pread(int(pm.Fd()), raw, int64(base/pageSize*8)); err != nil || got != len(raw) {
-		return dst, entries, false
+		return dst, false
 	}
 	for i, e := range entries {
 		// Most pages were never touched: one test skips them.
@@ -88,8 +108,85 @@ func writtenPages(mem []byte, entries []uint64, dst []int32) (pages []int32, scr
 			dst = append(dst, int32(i))
 		}
 	}
-	return dst, entries, true
+	return dst, true
 }
+
+// PAGEMAP_SCAN (Documentation/admin-guide/mm/pagemap.rst): an ioctl on
+// the pagemap file that returns the ranges of pages in chosen categories.
+const (
+	pagemapScanIoctl = 0xC0606610 // _IOWR('f', 16, struct pm_scan_arg)
+
+	pageIsFile    = 1 << 2
+	pageIsPresent = 1 << 3
+	pageIsSwapped = 1 << 4
+)
+
+// pmScanArg is struct pm_scan_arg.
+type pmScanArg struct {
+	size, flags, start, end, walkEnd, vec, vecLen, maxPages       uint64
+	categoryInverted, categoryMask, categoryAnyofMask, returnMask uint64
+}
+
+// pageRegion is struct page_region: pages [start, end) of one category set.
+type pageRegion struct {
+	start, end, categories uint64
+}
+
+// scanWrittenPages is writtenPages with PAGEMAP_SCAN: the pages present or
+// swapped, and not the file's (the image's). The difference with
+// readWrittenPages: a file page swapped out (under migration) is not
+// counted, as it was not written.
+func scanWrittenPages(mem []byte, scratch *pagemapScratch, dst []int32) (pages []int32, ok bool) {
+	pm := pagemap()
+	if pm == nil || len(mem) == 0 {
+		return dst, false
+	}
+	if len(scratch.regions) == 0 {
+		scratch.regions = make([]pageRegion, 32)
+	}
+	base := uint64(uintptr(unsafe.Pointer(&mem[0])))
+	arg := pmScanArg{
+		start:  base,
+		end:    base + uint64(len(mem)+pageSize-1)/pageSize*pageSize,
+		vec:    uint64(uintptr(unsafe.Pointer(&scratch.regions[0]))),
+		vecLen: uint64(len(scratch.regions)),
+		// Categories are XORed with the inverted ones, then must have
+		// every bit of the mask and one of anyof: not a file page, and
+		// present or swapped.
+		categoryInverted:  pageIsFile,
+		categoryMask:      pageIsFile,
+		categoryAnyofMask: pageIsPresent | pageIsSwapped,
+		returnMask:        pageIsPresent | pageIsSwapped | pageIsFile,
+	}
+	arg.size = uint64(unsafe.Sizeof(arg))
+	for arg.start < arg.end {
+		n, _, errno := unix.Syscall(unix.SYS_IOCTL, pm.Fd(), pagemapScanIoctl, uintptr(unsafe.Pointer(&arg)))
+		if errno != 0 {
+			return dst, false
+		}
+		for _, r := range scratch.regions[:n] {
+			for a := r.start; a < r.end; a += pageSize {
+				dst = append(dst, int32((a-base)/pageSize))
+			}
+		}
+		// A full vector stops the walk early; it goes on from walkEnd.
+		arg.start = arg.walkEnd
+	}
+	return dst, true
+}
+
+// pagemapScanWorks reports whether PAGEMAP_SCAN answers here, as it must: a
+// page just written is found and nothing else.
+var pagemapScanWorks = sync.OnceValue(func() bool {
+	buf, err := unix.Mmap(-1, 0, 4*pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return false
+	}
+	defer unix.Munmap(buf)
+	buf[2*pageSize] = 1
+	pages, ok := scanWrittenPages(buf, &pagemapScratch{}, nil)
+	return ok && len(pages) == 1 && pages[0] == 2
+})
 
 // copyBack makes the given pages of mem read as image again: image's bytes
 // where it has them, zeros past its end.

@@ -29,24 +29,61 @@ func testImage() []byte {
 }
 
 // TestWrittenPages: pagemap tells the pages written through a private
-// mapping from those only read or never touched.
+// mapping from those only read or never touched, read entry by entry or
+// asked for with PAGEMAP_SCAN.
 func TestWrittenPages(t *testing.T) {
 	if pagemap() == nil {
 		t.Skip("/proc/self/pagemap is not readable here")
 	}
-	s := newTestSnapshot(t, testImage(), 1<<20)
-	m := s.Allocate(64<<10, 1<<20).(*cowMemory)
-	mem := m.Reallocate(128 << 10) // grown by a wasm page
-	_ = mem[2*pageSize]            // read only
-	mem[3*pageSize+7] = 1
-	mem[9*pageSize] = 'D'
-	mem[20*pageSize] = 1 // in the grown part
-	pages, _, ok := writtenPages(mem, nil, nil)
-	if !ok {
-		t.Fatal("pagemap could not be read")
+	for _, tt := range []struct {
+		name string
+		find func([]byte, *pagemapScratch, []int32) ([]int32, bool)
+	}{{"read", readWrittenPages}, {"scan", scanWrittenPages}, {"chosen", writtenPages}} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "scan" && !pagemapScanWorks() {
+				t.Skip("no PAGEMAP_SCAN here (Linux 6.7)")
+			}
+			s := newTestSnapshot(t, testImage(), 1<<20)
+			m := s.Allocate(64<<10, 1<<20).(*cowMemory)
+			mem := m.Reallocate(128 << 10) // grown by a wasm page
+			_ = mem[2*pageSize]            // read only
+			mem[3*pageSize+7] = 1
+			mem[4*pageSize] = 1 // a run of two
+			mem[9*pageSize] = 'D'
+			mem[20*pageSize] = 1 // in the grown part
+			pages, ok := tt.find(mem, &pagemapScratch{}, nil)
+			if !ok {
+				t.Fatal("pagemap could not be read")
+			}
+			if want := []int32{3, 4, 9, 20}; !slices.Equal(pages, want) {
+				t.Errorf("written pages %v, want %v", pages, want)
+			}
+		})
 	}
-	if want := []int32{3, 9, 20}; !slices.Equal(pages, want) {
-		t.Errorf("written pages %v, want %v", pages, want)
+}
+
+// TestScanWrittenPagesManyRanges: more written ranges than the scan's
+// vector holds are all found, the walk going on where it stopped.
+func TestScanWrittenPagesManyRanges(t *testing.T) {
+	if pagemap() == nil || !pagemapScanWorks() {
+		t.Skip("no PAGEMAP_SCAN here (Linux 6.7)")
+	}
+	image := make([]byte, 256*pageSize)
+	s := newTestSnapshot(t, image, uint64(len(image)))
+	m := s.Allocate(uint64(len(image)), uint64(len(image))).(*cowMemory)
+	mem := m.Reallocate(uint64(len(image)))
+	var want []int32
+	for p := 0; p < 256; p += 2 { // 128 ranges of one page
+		mem[p*pageSize] = 1
+		want = append(want, int32(p))
+	}
+	scratch := &pagemapScratch{}
+	pages, ok := scanWrittenPages(mem, scratch, nil)
+	if !ok || !slices.Equal(pages, want) {
+		t.Errorf("found %v (ok %v), want %v", pages, ok, want)
+	}
+	if len(scratch.regions) >= 128 {
+		t.Errorf("the vector held all %d ranges at once: the walk was not resumed", len(scratch.regions))
 	}
 }
 

@@ -407,8 +407,8 @@ type cowMemory struct {
 	// cow: buf is a private mapping of the image's memfd; otherwise an
 	// anonymous mapping holding a copy of a small image.
 	cow bool
-	// Scratch of reset: pagemap entries and written page indexes.
-	entries []uint64
+	// Scratch of reset: finding the written pages, and their indexes.
+	scratch pagemapScratch
 	pages   []int32
 }
 
@@ -432,8 +432,8 @@ func (m *cowMemory) reset() error {
 		clear(m.buf[len(m.snap.image):max(m.used, uint64(len(m.snap.image)))])
 		return nil
 	}
-	pages, entries, ok := writtenPages(used, m.entries, m.pages[:0])
-	m.pages, m.entries = pages, entries
+	pages, ok := writtenPages(used, &m.scratch, m.pages[:0])
+	m.pages = pages
 	if ok && len(pages)*pageSize <= dirtyCopyMax {
 		copyBack(used, m.snap.image, pages)
 		return nil
