@@ -319,6 +319,19 @@ func (w *responseWriter) writeHeader(streamed bool) {
 		added = append(added, field{"Transfer-Encoding", "chunked"})
 	}
 
+	w.writeStatusLine()
+	writeFields(w.bw, h, added)
+	w.bw.WriteString("\r\n")
+	w.headerSent = true
+}
+
+// writeStatusLine puts the status line into bw: one string for a 200, the
+// commonest, else one piece at a time.
+func (w *responseWriter) writeStatusLine() {
+	if w.status == http.StatusOK {
+		w.bw.WriteString("HTTP/1.1 200 OK\r\n")
+		return
+	}
 	text := http.StatusText(w.status)
 	if text == "" {
 		text = "status code " + strconv.Itoa(w.status)
@@ -332,9 +345,6 @@ func (w *responseWriter) writeHeader(streamed bool) {
 	w.bw.WriteByte(' ')
 	w.bw.WriteString(text)
 	w.bw.WriteString("\r\n")
-	writeFields(w.bw, h, added)
-	w.bw.WriteString("\r\n")
-	w.headerSent = true
 }
 
 // finish completes the response once the handler has returned.

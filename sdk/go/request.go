@@ -66,10 +66,7 @@ func parseSimpleHead(head []byte) *http.Request {
 	if err != nil {
 		return nil
 	}
-	values := sr.values[:]
-	if lines := strings.Count(rest, "\n"); lines > len(values) {
-		values = make([]string, lines)
-	}
+	values := sr.values[:0]
 	var keysArr [16]string
 	keys := keysArr[:0]
 	// What the request needs from its fields is noted as they go by: a
@@ -77,19 +74,8 @@ func parseSimpleHead(head []byte) *http.Request {
 	var host, forwarded, xff string
 	haveHost, closing := false, false
 	for len(rest) > 0 {
-		if line, rest, ok = cutLine(rest); !ok {
-			return nil
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok {
-			return nil
-		}
-		key, ok := canonicalKey(name)
-		if !ok {
-			return nil
-		}
-		value = trimOWS(value)
-		if !isFieldValue(value) {
+		var key, value string
+		if key, value, rest, ok = cutField(rest); !ok {
 			return nil
 		}
 		switch key {
@@ -111,7 +97,7 @@ func parseSimpleHead(head []byte) *http.Request {
 		case "X-Forwarded-For":
 			xff = value
 		}
-		values[len(keys)] = value
+		values = append(values, value)
 		keys = append(keys, key)
 	}
 	req := &sr.Request
@@ -146,6 +132,43 @@ func cutLine(s string) (line, rest string, ok bool) {
 		return "", "", false
 	}
 	return s[:i], s[i+2:], true
+}
+
+// cutField parses the field line at the start of s: its name in canonical
+// form, its value trimmed, and what follows its CRLF. ok is false when the
+// line is not of the simple shape: a name that is not a token, a byte in
+// the value that is neither visible ASCII, space nor tab, no CRLF. Each
+// byte is looked at once; in wasm every loop iteration has its cost.
+func cutField(s string) (key, value, rest string, ok bool) {
+	canonical, upper := true, true
+	i := 0
+	for ; i < len(s) && s[i] != ':'; i++ {
+		c := s[i]
+		if c >= 0x80 || !tokenChar[c] {
+			return "", "", "", false
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	if i == 0 || i == len(s) {
+		return "", "", "", false
+	}
+	j := i + 1
+	for ; j < len(s) && s[j] != '\r'; j++ {
+		if c := s[j]; (c < ' ' && c != '\t') || c >= 0x7f {
+			return "", "", "", false
+		}
+	}
+	if j+1 >= len(s) || s[j+1] != '\n' {
+		return "", "", "", false
+	}
+	key = s[:i]
+	if !canonical {
+		key = textproto.CanonicalMIMEHeaderKey(key)
+	}
+	return key, trimOWS(s[i+1 : j]), s[j+2:], true
 }
 
 // trimOWS trims spaces and tabs from both ends of v, as strings.Trim(v, " \t")
@@ -198,31 +221,6 @@ func fields(keys, values []string) http.Header {
 	return h
 }
 
-// canonicalKey returns name in canonical form, as
-// textproto.CanonicalMIMEHeaderKey does, and whether name is a token. A
-// name that is canonical already, as the gateway's are, is returned as it
-// is after one pass over it.
-func canonicalKey(name string) (string, bool) {
-	if name == "" {
-		return "", false
-	}
-	canonical, upper := true, true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c >= 0x80 || !tokenChar[c] {
-			return "", false
-		}
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			canonical = false
-		}
-		upper = c == '-'
-	}
-	if canonical {
-		return name, true
-	}
-	return textproto.CanonicalMIMEHeaderKey(name), true
-}
-
 // parseTarget is url.ParseRequestURI, which a target of path characters
 // alone (as "/" and most paths are) does not need: that one is parsed into
 // u.
@@ -270,16 +268,6 @@ func isToken[T string | []byte](b T) bool {
 func isTarget(b string) bool {
 	for i := 0; i < len(b); i++ {
 		if c := b[i]; c <= ' ' || c >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// isFieldValue reports whether b has only visible ASCII, spaces and tabs.
-func isFieldValue(b string) bool {
-	for i := 0; i < len(b); i++ {
-		if c := b[i]; (c < ' ' && c != '\t') || c >= 0x7f {
 			return false
 		}
 	}
