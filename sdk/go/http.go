@@ -75,7 +75,10 @@ var (
 // errPanicked is what serveHTTP returns after a panic when exit returns.
 var errPanicked = errors.New("embly: the handler panicked")
 
-func serveHTTP(conn io.ReadWriteCloser, h http.Handler, crash onPanic) (err error) {
+// serveHTTP takes a *Conn rather than an io.ReadWriteCloser: converting
+// the latter to the io.Reader and io.Writer of the buffers would look up an
+// itab on every request, a hash lookup that is slow in wasm.
+func serveHTTP(conn *Conn, h http.Handler, crash onPanic) (err error) {
 	connReader.Reset(conn)
 	req, err := readRequest(connReader)
 	if err != nil {
