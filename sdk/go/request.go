@@ -236,22 +236,10 @@ func parseTarget(target string, u *url.URL) (*url.URL, error) {
 
 // pathChar marks the bytes a path may have that url.ParseRequestURI keeps
 // as they are: unreserved characters and slashes.
-var pathChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for _, c := range "-._~/" {
-		t[c] = true
-	}
-	return t
-}()
+var pathChar = alnumAnd("-._~/")
 
 // isToken reports whether b is a non-empty RFC 9110 token.
-func isToken[T string | []byte](b T) bool {
+func isToken(b string) bool {
 	if len(b) == 0 {
 		return false
 	}
@@ -274,19 +262,8 @@ func isTarget(b string) bool {
 	return true
 }
 
-// hasToken reports whether any comma-separated element of values is token,
-// ignoring case, as net/http reads Connection.
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		if listHas(v, token) {
-			return true
-		}
-	}
-	return false
-}
-
 // listHas reports whether any comma-separated element of list is token,
-// ignoring case.
+// ignoring case, as net/http reads Connection.
 func listHas(list, token string) bool {
 	for list != "" {
 		var elem string
@@ -299,7 +276,10 @@ func listHas(list, token string) bool {
 }
 
 // tokenChar marks the bytes of RFC 9110 tokens.
-var tokenChar = func() (t [128]bool) {
+var tokenChar = alnumAnd("!#$%&'*+-.^_`|~")
+
+// alnumAnd returns a table of the ASCII letters and digits and of extra.
+func alnumAnd(extra string) (t [128]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
@@ -307,8 +287,8 @@ var tokenChar = func() (t [128]bool) {
 		t[c] = true
 		t[c-'a'+'A'] = true
 	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
+	for _, c := range extra {
 		t[c] = true
 	}
 	return t
-}()
+}
