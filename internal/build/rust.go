@@ -91,9 +91,32 @@ func (rustToolchain) stamp(ctx context.Context, b *Builder, fn *config.Function)
 	}
 	// The manifest is in the sources too, unless a sources pattern leaves
 	// it out; it decides the build either way.
-	return fmt.Sprintf("%s\ncargo %s\ntarget %s\nsdk %s\nmanifest %x\nregistries %q %q\npath deps %s",
-		tools.version, tools.cargo, tools.target, rustSDKHash(), sha256.Sum256(manifest),
+	return fmt.Sprintf("%s\ncargo %s\ntarget %s\nflags %q\nsdk %s\nmanifest %x\nregistries %q %q\npath deps %s",
+		tools.version, tools.cargo, tools.target, wasmFeatureFlags(tools.target), rustSDKHash(), sha256.Sum256(manifest),
 		registries, listing, pathDeps), nil
+}
+
+// rustWasmFeatures are the WebAssembly features Rust functions are
+// compiled with beyond the target's defaults. With bulk-memory the compiler
+// turns copies and fills (moves of large values such as an http::Request,
+// a Vec growing) into memory.copy and memory.fill, which wazero runs as a
+// native memmove, instead of calls to a wasm byte loop that pays an
+// interrupt check per iteration: a hello-rust invocation 7-9% faster. Every
+// feature of WebAssembly 2.0 runs on wazero; the others (sign-ext, simd128,
+// ...) measured no gain.
+const rustWasmFeatures = "-C target-feature=+bulk-memory"
+
+// wasmFeatureFlags returns the environment that gives cargo
+// rustWasmFeatures for target, as target-specific flags, so that they
+// reach the function's crates and not build scripts. Flags of the user's
+// own win: cargo ignores target flags when RUSTFLAGS is set, and a target
+// variable already set is left alone.
+func wasmFeatureFlags(target string) []string {
+	name := "CARGO_TARGET_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(target)) + "_RUSTFLAGS"
+	if _, set := os.LookupEnv(name); set {
+		return nil
+	}
+	return []string{name + "=" + rustWasmFeatures}
 }
 
 func (rustToolchain) build(ctx context.Context, b *Builder, fn *config.Function, out string, log io.Writer) error {
@@ -129,6 +152,7 @@ func (rustToolchain) build(ctx context.Context, b *Builder, fn *config.Function,
 		// Debug info is most of a Rust module's size and nothing reads it.
 		"CARGO_PROFILE_RELEASE_STRIP=debuginfo",
 	)
+	env = append(env, wasmFeatureFlags(tools.target)...)
 	if !hasReleaseProfile(filepath.Join(fn.Path, "Cargo.toml")) {
 		// Whole-program optimization: an instance runs its code cold,
 		// once per request, so less and tighter code is time saved on

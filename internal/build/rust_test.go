@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
 	"github.com/embly/embly/internal/config"
 	"github.com/embly/embly/internal/wasmtest"
 )
@@ -414,7 +417,22 @@ func TestRustExamplesBuild(t *testing.T) {
 					t.Fatalf("%v\n%s", err, out)
 				}
 				checkCommand(t, res.WasmPath)
+				if fn.Runtime == "rust" && !usesBulkMemory(t, res.WasmPath) {
+					t.Errorf("%s does not use bulk memory operations: rustWasmFeatures did not reach rustc", res.WasmPath)
+				}
 			}
 		})
 	}
+}
+
+// usesBulkMemory reports whether the module at path uses WebAssembly's bulk
+// memory operations, which WebAssembly 1.0 did not have: a runtime limited
+// to 1.0 refuses it for them.
+func usesBulkMemory(t *testing.T, path string) bool {
+	t.Helper()
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV1))
+	defer r.Close(ctx)
+	_, err := r.CompileModule(ctx, mustRead(t, path))
+	return err != nil && strings.Contains(err.Error(), "bulk-memory-operations")
 }
