@@ -56,7 +56,7 @@ func FuzzHostCalls(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	fn := &function{name: "fuzz", opts: FunctionOptions{MaxChildren: 4, CPUBudget: time.Second}}
+	fn := &function{name: "fuzz", logPrefix: "[fuzz]: ", opts: FunctionOptions{MaxChildren: 4, CPUBudget: time.Second}}
 
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -96,7 +96,7 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 		inst.children.Wait()
 	}()
 
-	out := newLineWriter(r.log, "["+fn.name+"]: ")
+	out := newLineWriter(r.log, fn.logPrefix)
 	defer out.Flush()
 	if fn.snap != nil {
 		return r.runSnapshot(inst, fn, out)
@@ -135,10 +135,13 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 
 // exitError turns how _start ended into the error Wait reports.
 func exitError(ctx context.Context, name string, err error) error {
+	if exit, ok := err.(*sys.ExitError); err == nil || ok && exit.ExitCode() == 0 {
+		// How nearly every invocation ends, checked before errors.As,
+		// which would allocate its target.
+		return nil
+	}
 	var exit *sys.ExitError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &exit) && exit.ExitCode() == 0:
 		return nil
 	case ctx.Err() != nil || errors.Is(err, errStopped):
@@ -212,7 +215,7 @@ func (inst *instance) spawnService(target string) (int32, bus.Errno) {
 	h, err := svc.Open(target, service.Caller{
 		Function:     inst.fn.name,
 		AllowedHosts: inst.fn.opts.AllowedHosts,
-		Log:          newLineWriter(inst.rt.log, "["+inst.fn.name+"]: "),
+		Log:          newLineWriter(inst.rt.log, inst.fn.logPrefix),
 	})
 	if err != nil {
 		inst.releaseChild()

@@ -103,9 +103,12 @@ type Runtime struct {
 
 // function is a compiled module ready to be instantiated.
 type function struct {
-	name     string
-	compiled wazero.CompiledModule
-	config   wazero.ModuleConfig
+	name string
+	// logPrefix starts every line its instances log: "[name]: ", made once
+	// rather than per invocation.
+	logPrefix string
+	compiled  wazero.CompiledModule
+	config    wazero.ModuleConfig
 	// entry is the export each invocation calls: _start, or EntryExport
 	// for a pre-initialized module.
 	entry string
@@ -258,7 +261,7 @@ func (r *Runtime) CompileWith(ctx context.Context, name string, wasm []byte, opt
 	if wasm, err = wasmfile.Interruptible(wasm); err != nil {
 		return 0, fmt.Errorf("compiling function %q: %w", name, err)
 	}
-	fn := &function{name: name, config: r.moduleConfig(name), opts: opts,
+	fn := &function{name: name, logPrefix: "[" + name + "]: ", config: r.moduleConfig(name), opts: opts,
 		alloc: limitedAllocator{next: r.mems, limit: opts.MaxMemory}}
 	switch {
 	case exports[InitExport] && exports[EntryExport]:
