@@ -5,8 +5,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -49,7 +51,7 @@ them through the gateways the file declares.
 
 func runCmd() *cobra.Command {
 	opts := dev.Options{Out: os.Stdout}
-	var cpuProfile string
+	var cpuProfile, memProfile string
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Build every function and serve every gateway, logging each request",
@@ -64,6 +66,9 @@ stops accepting requests and lets the ones in flight finish.`,
 					return err
 				}
 				defer stopProfile()
+			}
+			if memProfile != "" {
+				defer writeAllocProfile(cmd.ErrOrStderr(), memProfile, startAllocProfile())
 			}
 			tuneGC()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -82,6 +87,8 @@ stops accepting requests and lets the ones in flight finish.`,
 	cmd.Flags().IntVar(&opts.MaxInstances, "max-instances", 0, "cap on the function instances alive at once across all requests; past it requests get 503 with Retry-After and _spawn EAGAIN (0: no cap)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for performance work)")
 	cmd.Flags().MarkHidden("cpuprofile")
+	cmd.Flags().StringVar(&memProfile, "memprofile", "", "write a profile of the run's allocations to this file when it stops (for performance work)")
+	cmd.Flags().MarkHidden("memprofile")
 	return cmd
 }
 
@@ -114,6 +121,36 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// allocProfileRate samples one allocation per this many bytes: finer than
+// the runtime's default, so the few small allocations of a request show.
+const allocProfileRate = 4096
+
+// startAllocProfile samples allocations from now on and returns the rate it
+// replaced. Set before the server starts, it samples every allocation site.
+func startAllocProfile() int {
+	old := runtime.MemProfileRate
+	runtime.MemProfileRate = allocProfileRate
+	return old
+}
+
+// writeAllocProfile writes the allocations sampled since startAllocProfile
+// to path (read it with go tool pprof -sample_index=alloc_space or
+// alloc_objects) and restores the sampling rate. A failure is reported, not
+// returned: the run itself went well.
+func writeAllocProfile(stderr io.Writer, path string, oldRate int) {
+	defer func() { runtime.MemProfileRate = oldRate }()
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "embly: writing the allocation profile: %v\n", err)
+	}
 }
 
 func buildCmd() *cobra.Command {
