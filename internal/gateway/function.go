@@ -35,6 +35,7 @@ type invocation struct {
 	inv     Invocation
 	done    <-chan struct{} // closed when the instance has ended
 	timeout time.Duration
+	ready   interface{ Ready() bool } // inv, when it can tell
 
 	finished bool
 	exitErr  error
@@ -66,6 +67,9 @@ func (c *invocation) finish() {
 	c.exitErr = c.inv.Wait()
 }
 
+// more reports whether the function has more output ready to read now.
+func (c *invocation) more() bool { return c.ready != nil && c.ready.Ready() }
+
 // kill stops the instance now.
 func (c *invocation) kill() {
 	c.stopped = true
@@ -83,13 +87,15 @@ func (c *invocation) failed() error {
 
 // serveFunction serves r with a fresh instance of rt.function, speaking raw
 // HTTP/1.1 on its conn 1 (see the package doc).
-func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *requestLog) {
+func (g *HTTP) serveFunction(x *exchange, r *http.Request, rt *route) {
+	w, rl, rc := &x.sw, &x.rl, &x.rc
+	// Copied out of NewResponseController's result, so that it is part of x.
+	*rc = *http.NewResponseController(w)
 	// The instance lives in the request's context: when the client goes away
 	// the runtime stops it. inv.Stop is how we stop it ourselves. A route
 	// with a timeout gives it a context of its own.
 	if r.ContentLength > rt.maxBody {
 		rl.errorf("request body of %d bytes is larger than max_body (%d bytes)", r.ContentLength, rt.maxBody)
-		rc := http.NewResponseController(w)
 		_ = rc.EnableFullDuplex() // the body is read after the answer
 		if r.ProtoMajor == 1 {
 			w.Header().Set("Connection", "close")
@@ -125,10 +131,12 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		return
 	}
 	defer inv.Stop()
-	c := &invocation{inv: inv, done: inv.Done(), timeout: g.ExitTimeout}
+	x.ctx, x.r, x.rt = ctx, r, rt
+	x.c = invocation{inv: inv, done: inv.Done(), timeout: g.ExitTimeout}
+	x.c.ready, _ = inv.(interface{ Ready() bool })
 
-	rc := http.NewResponseController(w)
-	up := &upload{done: make(chan struct{}), body: r.Body}
+	up := &x.up
+	up.body = r.Body
 	if hasBody(r) {
 		if r.ContentLength < 0 {
 			// A body of unknown length is cut at max_body; the
@@ -139,6 +147,7 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		// request body once the response starts; a function may stream
 		// both at once.
 		_ = rc.EnableFullDuplex()
+		up.done = make(chan struct{})
 		go func() {
 			defer close(up.done)
 			// Errors here are the function leaving early or the client's
@@ -158,55 +167,61 @@ func (g *HTTP) serveFunction(w *statusWriter, r *http.Request, rt *route, rl *re
 		// A small head alone fits in the empty window, and then there is
 		// nothing to wait for: send it here, without a goroutine.
 		sendHead(inv, r, &up.complete)
-		close(up.done)
 	}
-	defer func() {
-		c.finish()
-		up.stop(rc, r)
-	}()
+	defer x.endInvocation()
 
 	if inline != nil {
-		runInline(inline, func() { g.respond(ctx, w, rc, r, rt, rl, c, up) })
+		x.runInline(inline)
 		return
 	}
-	g.respond(ctx, w, rc, r, rt, rl, c, up)
+	x.respond()
+}
+
+// endInvocation waits for the instance and the upload to end.
+func (x *exchange) endInvocation() {
+	x.c.finish()
+	x.up.stop(&x.rc, x.r)
 }
 
 // runInline runs a prepared instance on this goroutine, then answers with
 // respond. An instance that has to wait for anything (its window is full,
 // it waits for a child or for time to pass) cannot be answered after it
 // ends: then respond starts on a goroutine of its own while the instance
-// goes on, and this one waits for both. respond may end the handler with
-// http.ErrAbortHandler; that panic is carried back to this goroutine.
-func runInline(inv InlineInvocation, respond func()) {
-	var done chan any
-	inv.RunInline(func() {
-		done = make(chan any, 1)
-		go func() {
-			defer func() { done <- recover() }()
-			respond()
-		}()
-	})
-	if done == nil {
-		respond()
+// goes on (respondElsewhere), and this one waits for both. respond may end
+// the handler with http.ErrAbortHandler; that panic is carried back to this
+// goroutine.
+func (x *exchange) runInline(inv InlineInvocation) {
+	inv.RunInline(x.onBlock)
+	if x.responded == nil {
+		x.respond()
 		return
 	}
-	if p := <-done; p != nil {
+	if p := <-x.responded; p != nil {
 		panic(p)
 	}
 }
 
+// respondElsewhere is runInline's onBlock.
+func (x *exchange) respondElsewhere() {
+	x.responded = make(chan any, 1)
+	go func() {
+		defer func() { x.responded <- recover() }()
+		x.respond()
+	}()
+}
+
 // respond reads the function's response from conn 1 and relays it, or
 // answers the error that kept it from coming.
-func (g *HTTP) respond(ctx context.Context, w *statusWriter, rc *http.ResponseController, r *http.Request, rt *route, rl *requestLog, c *invocation, up *upload) {
-	limit := &headerLimit{r: c.inv, n: maxResponseHeaderBytes}
+func (x *exchange) respond() {
+	w, rc, r, rt, rl, c, up, limit := &x.sw, &x.rc, x.r, x.rt, &x.rl, &x.c, &x.up, &x.limit
+	*limit = headerLimit{r: c.inv, n: maxResponseHeaderBytes}
 	br := readerPool.Get().(*bufio.Reader)
 	br.Reset(limit)
 	defer func() {
 		br.Reset(nil)
 		readerPool.Put(br)
 	}()
-	resp, err := readResponse(br, r)
+	resp, err := readResponse(br, r, w.Header(), &x.resp)
 	limit.disarmed = true
 	if err != nil {
 		c.finish()
@@ -221,7 +236,7 @@ func (g *HTTP) respond(ctx context.Context, w *statusWriter, rc *http.ResponseCo
 			}
 		case r.Context().Err() != nil:
 			rl.clientGone(false)
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		case errors.Is(x.ctx.Err(), context.DeadlineExceeded):
 			rl.errorf("no response within the route's timeout of %s", rt.timeout)
 			up.closeIfIncomplete(w, r)
 			writeError(w, http.StatusGatewayTimeout)
@@ -236,7 +251,7 @@ func (g *HTTP) respond(ctx context.Context, w *statusWriter, rc *http.ResponseCo
 		}
 		return
 	}
-	g.relay(w, rc, r, resp, c, up, rl)
+	x.relay(resp)
 }
 
 // upload is the request body on its way to the function, streamed by its own
@@ -251,10 +266,10 @@ func (g *HTTP) respond(ctx context.Context, w *statusWriter, rc *http.ResponseCo
 // body is complete, the response says "Connection: close" (the rest of the
 // upload is unwanted anyway), and only then may the deadline be used.
 type upload struct {
-	done     chan struct{}
-	complete atomic.Bool // the body was read to its end, or there is none
-	tooLarge atomic.Bool // the body was cut at max_body
-	closing  bool        // the response closes the connection
+	done     chan struct{} // closed when the goroutine ends; nil without a body
+	complete atomic.Bool   // the body was read to its end, or there is none
+	tooLarge atomic.Bool   // the body was cut at max_body
+	closing  bool          // the response closes the connection
 	// body is the request's own body, under any limit put on it.
 	body io.ReadCloser
 }
@@ -294,6 +309,9 @@ func (up *upload) closeIfIncomplete(w http.ResponseWriter, r *http.Request) {
 // body nobody will read. Call it once the instance has ended, so writes to
 // conn 1 fail at once.
 func (up *upload) stop(rc *http.ResponseController, r *http.Request) {
+	if up.done == nil {
+		return // no body, no goroutine
+	}
 	select {
 	case <-up.done:
 		return
@@ -309,18 +327,17 @@ func (up *upload) stop(rc *http.ResponseController, r *http.Request) {
 
 // relay copies the function's response to the client, flushing after every
 // read so streamed responses reach the client as they are written.
-func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Request, resp *http.Response, c *invocation, up *upload, rl *requestLog) {
+func (x *exchange) relay(resp *http.Response) {
+	w, rc, r, rl, c, up := &x.sw, &x.rc, x.r, &x.rl, &x.c, &x.up
+	// A response fastResponse read has its headers in w.Header() already,
+	// and a nil Header.
 	copyHeader(w.Header(), resp.Header)
 	up.closeIfIncomplete(w, r)
 	w.WriteHeader(resp.StatusCode)
 	// Flush only when the function has nothing more ready: a response
 	// the function has finished leaves in one write at the end, a stream
 	// reaches the client as it is written.
-	more := func() bool { return false }
-	if rd, ok := c.inv.(interface{ Ready() bool }); ok {
-		more = rd.Ready
-	}
-	if !more() {
+	if !c.more() {
 		_ = rc.Flush()
 	}
 
@@ -331,7 +348,7 @@ func (g *HTTP) relay(w *statusWriter, rc *http.ResponseController, r *http.Reque
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
-			if _, writeErr = w.Write(buf[:n]); writeErr == nil && !more() {
+			if _, writeErr = w.Write(buf[:n]); writeErr == nil && !c.more() {
 				writeErr = rc.Flush()
 			}
 			if writeErr != nil {
@@ -392,10 +409,11 @@ func abort(rc *http.ResponseController) {
 
 // readResponse reads the function's response head, skipping informational
 // (1xx) responses such as 100 Continue, which the client does not expect from
-// us: the gateway already handled Expect itself.
-func readResponse(br *bufio.Reader, r *http.Request) (*http.Response, error) {
-	if resp, ok := fastResponse(br, r); ok {
-		return resp, nil
+// us: the gateway already handled Expect itself. A response in the common
+// shape is read into fast, its headers straight into dst (see fastResponse).
+func readResponse(br *bufio.Reader, r *http.Request, dst http.Header, fast *parsedResponse) (*http.Response, error) {
+	if fastResponse(br, r, dst, fast) {
+		return &fast.Response, nil
 	}
 	for range 10 {
 		resp, err := http.ReadResponse(br, r)
@@ -424,9 +442,9 @@ func describeResponseError(err error, l *headerLimit) string {
 	case errors.Is(err, errHeaderTooLarge):
 		return fmt.Sprintf("the response head is larger than %d bytes", maxResponseHeaderBytes)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Sprintf("the response head ended early (unexpected EOF); it began %q", l.first)
+		return fmt.Sprintf("the response head ended early (unexpected EOF); it began %q", l.began())
 	}
-	return fmt.Sprintf("%v; it began %q", err, l.first)
+	return fmt.Sprintf("%v; it began %q", err, l.began())
 }
 
 var errHeaderTooLarge = errors.New("response head too large")
@@ -439,8 +457,8 @@ type headerLimit struct {
 	n        int64
 	disarmed bool
 
-	read  int64  // bytes read while armed
-	first []byte // the first bytes, quoted in errors
+	read  int64            // bytes read while armed
+	first [quoteBytes]byte // the first of them, quoted in errors
 }
 
 // quoteBytes is how much of a bad response head the log quotes.
@@ -458,12 +476,15 @@ func (l *headerLimit) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.n -= int64(n)
-	l.read += int64(n)
-	if k := min(n, quoteBytes-len(l.first)); k > 0 {
-		l.first = append(l.first, p[:k]...)
+	if l.read < quoteBytes {
+		copy(l.first[l.read:], p[:n])
 	}
+	l.read += int64(n)
 	return n, err
 }
+
+// began returns the first bytes read, for errors.
+func (l *headerLimit) began() []byte { return l.first[:min(l.read, quoteBytes)] }
 
 // spawnStatus is the status for a function that could not be started: 503
 // when a limit was reached (the ABI's EAGAIN), else 500.
@@ -484,35 +505,17 @@ func exitStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// hopByHop are the headers that describe one connection, not the message
-// (RFC 9110 section 7.6.1); they are not forwarded in either direction.
-var hopByHop = []string{
-	"Connection",
-	"Keep-Alive",
-	"Proxy-Connection",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-}
-
-// hopByHopSet is hopByHop for lookups.
-var hopByHopSet = func() map[string]bool {
-	m := make(map[string]bool, len(hopByHop))
-	for _, name := range hopByHop {
-		m[name] = true
+// isHopByHop reports whether the canonical header name describes one
+// connection, not the message (RFC 9110 section 7.6.1); such headers are not
+// forwarded in either direction. A switch, not a map: it runs for every
+// header of every request and response.
+func isHopByHop(name string) bool {
+	switch name {
+	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
 	}
-	return m
-}()
-
-// endToEnd returns h without hop-by-hop headers, including those that
-// Connection names.
-func endToEnd(h http.Header) http.Header {
-	out := make(http.Header, len(h))
-	copyHeader(out, h)
-	return out
+	return false
 }
 
 // copyHeader adds the end-to-end headers of src to dst. The values are
@@ -520,7 +523,7 @@ func endToEnd(h http.Header) http.Header {
 func copyHeader(dst, src http.Header) {
 	named := connectionNamed(src)
 	for k, vv := range src {
-		if !hopByHopSet[k] && !named[k] {
+		if !isHopByHop(k) && !named[k] {
 			dst[k] = vv
 		}
 	}
@@ -579,7 +582,7 @@ func appendRequestHead(b []byte, r *http.Request) []byte {
 	keys := keysArr[:0]
 	named := connectionNamed(r.Header)
 	for k := range r.Header {
-		if !hopByHopSet[k] && !skipInRequest[k] && !named[k] {
+		if !isHopByHop(k) && !skipInRequest[k] && !named[k] {
 			keys = append(keys, k)
 		}
 	}

@@ -236,23 +236,31 @@ func (g *HTTP) match(path string) *route {
 func (g *HTTP) Handler() http.Handler { return http.HandlerFunc(g.serveHTTP) }
 
 func (g *HTTP) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	rl := g.log.request()
-	sw := &statusWriter{ResponseWriter: w}
+	x := exchanges.Get().(*exchange)
+	x.sw.ResponseWriter = w
+	x.rl = requestLog{log: g.log, start: time.Now()}
+	g.serve(x, r)
+	// Not deferred: after a panic, x may still be in use (see exchange).
+	x.reset()
+	exchanges.Put(x)
+}
+
+func (g *HTTP) serve(x *exchange, r *http.Request) {
 	// Deferred so that it also runs when an aborted response panics with
 	// http.ErrAbortHandler.
-	defer func() { rl.completed(sw.status()) }()
+	defer x.completed()
 
 	rt := g.match(r.URL.Path)
 	switch {
 	case rt == nil:
-		rl.begin(r, fmt.Sprintf("No route matches [%s] %q", r.Method, r.URL.Path), "")
-		writeError(sw, http.StatusNotFound)
+		x.rl.begin(r, fmt.Sprintf("No route matches [%s] %q", r.Method, r.URL.Path), "")
+		writeError(&x.sw, http.StatusNotFound)
 	case rt.files != nil:
-		rl.processing(r, rt.subject)
-		g.serveFiles(sw, r, rt, rl)
+		x.rl.processing(r, rt.subject)
+		g.serveFiles(&x.sw, r, rt, &x.rl)
 	default:
-		rl.processing(r, rt.subject)
-		g.serveFunction(sw, r, rt, rl)
+		x.rl.processing(r, rt.subject)
+		g.serveFunction(x, r, rt)
 	}
 }
 

@@ -136,11 +136,6 @@ type requestLog struct {
 	status  int // when set, logged instead of what the handler wrote
 }
 
-// request starts the clock for one request's log lines.
-func (l *Logger) request() *requestLog {
-	return &requestLog{log: l, start: time.Now()}
-}
-
 // begin writes Started plus what serves the request (Processing by ... or No
 // route matches ...: second and subject) in one write.
 func (rl *requestLog) begin(r *http.Request, second, subject string) {
