@@ -74,8 +74,10 @@ var errStopped = errors.New("stopped")
 // has ended.
 //
 // ctx must be the instance's own: cancel ends it, and run cancels it on the
-// way out so that its children end with it.
-func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *function, parent *bus.Endpoint, onBlock func()) (err error) {
+// way out so that its children end with it. When outer is not nil, the
+// instance also ends when outer does (see watch.add); ctx is detached from
+// it.
+func (r *Runtime) run(ctx, outer context.Context, cancel context.CancelCauseFunc, fn *function, parent *bus.Endpoint, onBlock func()) (err error) {
 	r.running.Add(1)
 	defer r.running.Done()
 	inst := &instance{rt: r, fn: fn, mb: bus.NewMailbox(), onBlock: onBlock}
@@ -85,14 +87,14 @@ func (r *Runtime) run(ctx context.Context, cancel context.CancelFunc, fn *functi
 	}
 	inst.ctx = context.WithValue(ctx, instanceKey{}, inst)
 	inst.mb.Add(parent) // id 1
-	inst.watched = r.watch.add(inst.ctx, cancel, fn.opts.CPUBudget)
+	inst.watched = r.watch.add(inst.ctx, outer, cancel, fn.opts.CPUBudget)
 	defer func() {
 		if r.watch.remove(inst.watched) {
 			err = fmt.Errorf("function %q stopped: %w", fn.name, inst.watched.err())
 		}
 		inst.unlisten()
 		inst.mb.Close()
-		cancel() // children end with their parent
+		cancel(nil) // children end with their parent
 		inst.children.Wait()
 	}()
 
@@ -188,8 +190,8 @@ func (inst *instance) spawn(name string) (int32, bus.Errno) {
 			defer inst.childDone()
 			defer inst.rt.releaseInstance()
 			defer fn.release()
-			ctx, cancel := context.WithCancel(inst.ctx)
-			if err := inst.rt.run(ctx, cancel, fn, theirs, nil); err != nil && inst.ctx.Err() == nil {
+			ctx, cancel := context.WithCancelCause(inst.ctx)
+			if err := inst.rt.run(ctx, nil, cancel, fn, theirs, nil); err != nil && inst.ctx.Err() == nil {
 				fmt.Fprintf(inst.rt.log, "[%s]: child %s\n", inst.fn.name, err)
 			}
 		})

@@ -327,7 +327,7 @@ type Invocation struct {
 	*bus.Conn
 	done chan struct{}
 	err  error
-	stop context.CancelFunc
+	stop context.CancelCauseFunc
 	rt   *Runtime
 	// job runs the instance to its end; Start or RunInline calls it once.
 	job func(onBlock func())
@@ -335,7 +335,7 @@ type Invocation struct {
 
 // Stop ends the instance now, if it is still running; Wait then reports
 // that it was stopped.
-func (inv *Invocation) Stop() { inv.stop() }
+func (inv *Invocation) Stop() { inv.stop(nil) }
 
 // Wait blocks until the instance has ended and its children are gone. It
 // returns nil when _start returned or the function called proc_exit(0).
@@ -379,13 +379,21 @@ func (r *Runtime) Prepare(ctx context.Context, name string) (*Invocation, error)
 	mine, theirs := bus.NewPair(r.opts.Window)
 	mb := bus.NewMailbox()
 	id, _ := mb.Add(mine)
-	ctx, cancel := context.WithCancel(ctx)
+	// The instance's context has ctx's values but not its cancellation:
+	// the watch ends the instance when ctx ends, within watchPeriod.
+	// Registering as a child of ctx, and leaving it again, cost about a
+	// microsecond per request, 3-4% of a C hello's CPU time under load.
+	outer := ctx
+	if outer.Done() == nil {
+		outer = nil // it never ends
+	}
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	inv := &Invocation{Conn: bus.NewConn(ctx, mb, id), done: make(chan struct{}), stop: cancel, rt: r}
 	inv.job = func(onBlock func()) {
 		defer close(inv.done)
 		defer r.releaseInstance()
 		defer fn.release()
-		inv.err = r.run(ctx, cancel, fn, theirs, onBlock)
+		inv.err = r.run(ctx, outer, cancel, fn, theirs, onBlock)
 	}
 	return inv, nil
 }

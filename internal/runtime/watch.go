@@ -15,7 +15,9 @@ import (
 const watchPeriod = 5 * time.Millisecond
 
 // watch stops running instances, one goroutine for all of them. It cancels
-// an instance whose CPU budget ran out, and sets the interrupt global
+// an instance whose CPU budget ran out or whose caller's context ended (an
+// invocation's context is detached from its caller's, see
+// Runtime.Prepare), and sets the interrupt global
 // (wasmfile.Interruptible) of an instance whose context ended, so a guest in
 // a loop that never calls the host traps at its next iteration; a guest
 // waiting in a host call is woken by the context itself. Runtime.Close
@@ -36,7 +38,11 @@ type watch struct {
 // watched is one running instance, from run's start to its end.
 type watched struct {
 	ctx    context.Context
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
+	// outer, when not nil, is the context of the invocation's caller, which
+	// ctx is detached from: when it ends, the watch cancels ctx with its
+	// cause.
+	outer  context.Context
 	budget time.Duration // 0: none
 	// used is the guest time of the runs before the current one; since is
 	// when the current run began (monotonic, see now), or 0 while the
@@ -46,9 +52,10 @@ type watched struct {
 	fired atomic.Bool // the budget ran out, and the watch cancelled
 
 	// Under watch.mu.
-	index     int
-	interrupt api.MutableGlobal // the running module's, while attached
-	tripped   bool              // interrupt was set since attach
+	outerEnded bool // outer ended, and the watch cancelled
+	index      int
+	interrupt  api.MutableGlobal // the running module's, while attached
+	tripped    bool              // interrupt was set since attach
 }
 
 // epoch makes now monotonic and never 0.
@@ -64,14 +71,19 @@ func newWatch() *watch {
 }
 
 // add starts watching an instance whose context is ctx, running guest code
-// from now on. A closed watch cancels it at once.
-func (w *watch) add(ctx context.Context, cancel context.CancelFunc, budget time.Duration) *watched {
-	x := &watched{ctx: ctx, cancel: cancel, budget: budget}
+// from now on, and ending with outer if that is not nil. A closed watch
+// cancels it at once, and so does an outer that has already ended.
+func (w *watch) add(ctx, outer context.Context, cancel context.CancelCauseFunc, budget time.Duration) *watched {
+	x := &watched{ctx: ctx, cancel: cancel, outer: outer, budget: budget}
 	x.since.Store(now())
+	if outer != nil && outer.Err() != nil {
+		x.outerEnded = true
+		cancel(context.Cause(outer))
+	}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
-		cancel()
+		cancel(nil)
 		return x
 	}
 	x.index = len(w.items)
@@ -149,9 +161,15 @@ func (x *watched) spent(at int64) time.Duration {
 // err is the error of an instance whose budget ran out.
 func (x *watched) err() error { return &budgetError{budget: x.budget} }
 
+// stopping is a cancellation the watch found due, made outside its lock.
+type stopping struct {
+	cancel context.CancelCauseFunc
+	cause  error
+}
+
 func (w *watch) loop() {
 	defer close(w.done)
-	var stop []context.CancelFunc
+	var stop []stopping
 	for {
 		w.mu.Lock()
 		for len(w.items) == 0 && !w.closed {
@@ -163,19 +181,24 @@ func (w *watch) loop() {
 		}
 		at := now()
 		for _, x := range w.items {
-			if x.budget > 0 && !x.fired.Load() && x.spent(at) >= x.budget {
+			switch {
+			case x.budget > 0 && !x.fired.Load() && x.spent(at) >= x.budget:
 				x.fired.Store(true)
-				stop = append(stop, x.cancel)
+				stop = append(stop, stopping{cancel: x.cancel})
 				w.trip(x)
-			} else if x.interrupt != nil && !x.tripped && x.ctx.Err() != nil {
+			case x.outer != nil && !x.outerEnded && x.outer.Err() != nil:
+				x.outerEnded = true
+				stop = append(stop, stopping{x.cancel, context.Cause(x.outer)})
+				w.trip(x)
+			case x.interrupt != nil && !x.tripped && x.ctx.Err() != nil:
 				w.trip(x)
 			}
 		}
 		w.mu.Unlock()
 		// Outside the lock: cancelling runs the context's AfterFuncs.
-		for i, cancel := range stop {
-			cancel()
-			stop[i] = nil
+		for i, s := range stop {
+			s.cancel(s.cause)
+			stop[i] = stopping{}
 		}
 		stop = stop[:0]
 		time.Sleep(watchPeriod)
@@ -199,7 +222,7 @@ func (w *watch) close() {
 		return
 	}
 	w.closed = true
-	cancels := make([]context.CancelFunc, 0, len(w.items))
+	cancels := make([]context.CancelCauseFunc, 0, len(w.items))
 	for _, x := range w.items {
 		cancels = append(cancels, x.cancel)
 		w.trip(x)
@@ -207,7 +230,7 @@ func (w *watch) close() {
 	w.nonzero.Broadcast()
 	w.mu.Unlock()
 	for _, cancel := range cancels {
-		cancel()
+		cancel(nil)
 	}
 	<-w.done
 }
