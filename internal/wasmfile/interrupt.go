@@ -12,19 +12,23 @@ const InterruptExport = "embly.interrupt"
 const secCode = 10
 
 // Interruptible returns wasm with a check before every branch back to a
-// loop (br, br_if or br_table with a loop among its targets): a call to a
-// small function it adds, which reads a new mutable i32 global,
-// exported as InterruptExport, and traps (unreachable) when it is not zero.
-// A host stops a running instance, from any goroutine, by setting the global
-// to 1.
+// loop (br, br_if or br_table with a loop among its targets): a countdown
+// global, counted down inline, and every checkEvery iterations a call to a
+// small function it adds, which reads a new mutable i32 global, exported as
+// InterruptExport, and traps (unreachable) when it is not zero. A host stops
+// a running instance, from any goroutine, by setting the global to 1; the
+// guest traps within checkEvery loop iterations.
 //
 // Why not wazero's own WithCloseOnContextDone: it calls out of the compiled
 // code into Go at every loop iteration to check whether the module was
 // closed, which made Go and Rust functions about twice as slow. A call
-// between wasm functions costs a few nanoseconds. The check is a call rather
-// than an inline global.get because wazero's compiler keeps a global's value
-// in a register along a loop that makes no call, so an inline read would
-// never see the host's write; a function reads the global afresh on entry.
+// between wasm functions costs a few nanoseconds, and a countdown less: a
+// call at every iteration cost a Rust hello 3-5% more. The interrupt is
+// read in a function rather than inline because wazero's compiler keeps a
+// global's value in a register along a loop that makes no call, so an
+// inline read would never see the host's write; a function reads the
+// global afresh on entry. The countdown is the guest's own, so the
+// compiler may keep it in a register as it likes.
 // Only loops need the check: code without them runs to its end, or recurses
 // until the stack limit traps; blocking host calls watch the instance's
 // context themselves. Checking the branches rather than the loop heads
@@ -61,10 +65,14 @@ func Interruptible(wasm []byte) ([]byte, error) {
 	// The globals and the function go last in their index spaces.
 	globalIndex := globals + sectionCount(secs, secGlobal)
 	countdownIndex := globalIndex + 1
+	yieldsIndex := globalIndex + 2
 	checkIndex := funcs + sectionCount(secs, secFunction)
-	secs = appendEntry(secs, secGlobal, []byte{typeI32, 0x01, 0x41, 0x00, 0x0B}) // mut i32 = i32.const 0
-	countdown := binary.AppendVarint([]byte{typeI32, 0x01, 0x41}, yieldEvery)
-	secs = appendEntry(secs, secGlobal, append(countdown, 0x0B))
+	mutI32 := func(v int64) []byte {
+		return append(binary.AppendVarint([]byte{typeI32, 0x01, 0x41}, v), 0x0B) // mut i32 = i32.const v
+	}
+	secs = appendEntry(secs, secGlobal, mutI32(0))
+	secs = appendEntry(secs, secGlobal, mutI32(checkEvery))
+	secs = appendEntry(secs, secGlobal, mutI32(yieldEvery/checkEvery))
 	secs = appendEntry(secs, secFunction, binary.AppendUvarint(nil, uint64(typeIndex)))
 	export := binary.AppendUvarint(nil, uint64(len(InterruptExport)))
 	export = append(export, InterruptExport...)
@@ -72,8 +80,8 @@ func Interruptible(wasm []byte) ([]byte, error) {
 	export = binary.AppendUvarint(export, uint64(globalIndex))
 	secs = appendEntry(secs, secExport, export)
 
-	call := binary.AppendUvarint([]byte{0x10}, uint64(checkIndex))
-	check := checkFunction(globalIndex, countdownIndex, memories > 0)
+	call := countdownCall(countdownIndex, checkIndex)
+	check := checkFunction(globalIndex, countdownIndex, yieldsIndex, memories > 0)
 	for i := range secs {
 		if secs[i].id != secCode {
 			continue
@@ -106,22 +114,46 @@ const (
 // fraction of a percent.
 const yieldEvery = 1 << 16
 
-// checkFunction returns the body of the check: trap if the interrupt global
-// is set; count down, and at zero reset the count and, if the module has a
-// memory, call out through memory.grow 0.
-func checkFunction(interrupt, countdown uint32, memory bool) []byte {
-	get := func(b []byte, g uint32) []byte { return binary.AppendUvarint(append(b, 0x23), uint64(g)) }
-	set := func(b []byte, g uint32) []byte { return binary.AppendUvarint(append(b, 0x24), uint64(g)) }
-	b := []byte{0x00} // no locals
-	b = get(b, interrupt)
-	b = append(b, 0x04, 0x40, 0x00, 0x0B) // if unreachable end
-	b = get(b, countdown)
+// checkEvery is how many loop iterations pass between two calls of the
+// check, which reads the interrupt global: how many more iterations, at
+// most, an interrupted guest runs. Between calls, each branch back to a
+// loop only counts down a global inline, which costs a fraction of a call
+// (the call's own cost, and the registers the caller saves around it).
+const checkEvery = 1 << 10
+
+func globalGet(b []byte, g uint32) []byte { return binary.AppendUvarint(append(b, 0x23), uint64(g)) }
+func globalSet(b []byte, g uint32) []byte { return binary.AppendUvarint(append(b, 0x24), uint64(g)) }
+
+// countdownCall returns what goes before each branch back to a loop: count
+// the countdown global down, and at zero call the check. It leaves the
+// operand stack as it found it, so a br_if's condition stays in place.
+func countdownCall(countdown, check uint32) []byte {
+	b := globalGet(nil, countdown)
 	b = append(b, 0x41, 0x01, 0x6B) // i32.const 1; i32.sub
-	b = set(b, countdown)
-	b = get(b, countdown)
+	b = globalSet(b, countdown)
+	b = globalGet(b, countdown)
 	b = append(b, 0x45, 0x04, 0x40) // i32.eqz; if
-	b = binary.AppendVarint(append(b, 0x41), yieldEvery)
-	b = set(b, countdown)
+	b = binary.AppendUvarint(append(b, 0x10), uint64(check))
+	return append(b, 0x0B) // end
+}
+
+// checkFunction returns the body of the check: trap if the interrupt global
+// is set; start the countdown again; count the checks down, and at zero
+// start them again and, if the module has a memory, call out through
+// memory.grow 0.
+func checkFunction(interrupt, countdown, yields uint32, memory bool) []byte {
+	b := []byte{0x00} // no locals
+	b = globalGet(b, interrupt)
+	b = append(b, 0x04, 0x40, 0x00, 0x0B) // if unreachable end
+	b = binary.AppendVarint(append(b, 0x41), checkEvery)
+	b = globalSet(b, countdown)
+	b = globalGet(b, yields)
+	b = append(b, 0x41, 0x01, 0x6B) // i32.const 1; i32.sub
+	b = globalSet(b, yields)
+	b = globalGet(b, yields)
+	b = append(b, 0x45, 0x04, 0x40) // i32.eqz; if
+	b = binary.AppendVarint(append(b, 0x41), yieldEvery/checkEvery)
+	b = globalSet(b, yields)
 	if memory {
 		b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1A) // i32.const 0; memory.grow 0; drop
 	}
