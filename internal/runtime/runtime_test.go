@@ -206,6 +206,40 @@ func TestCancelStopsSpinningInstance(t *testing.T) {
 	}
 }
 
+// TestCallerContextEndsInvocation: an invocation's context is detached from
+// its caller's, and the watch ends it when the caller's ends, with the
+// caller's cause, whether that happens while it runs or before it starts.
+func TestCallerContextEndsInvocation(t *testing.T) {
+	r := newRuntime(t, Options{}, "spin")
+	errGone := errors.New("the client went away")
+	for _, early := range []bool{false, true} {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		inv, err := r.Prepare(ctx, "spin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if early {
+			cancel(errGone)
+		} else {
+			time.AfterFunc(20*time.Millisecond, func() { cancel(errGone) })
+		}
+		done := make(chan error)
+		go func() {
+			inv.RunInline(nil)
+			done <- inv.Wait()
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, errGone) {
+				t.Fatalf("early %v: err = %v, want the caller's cause", early, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("early %v: the caller's context ended and the instance did not stop", early)
+		}
+		inv.Close()
+	}
+}
+
 func TestMaxChildren(t *testing.T) {
 	r := newRuntime(t, Options{MaxChildren: 5}, "fanout", "echo")
 	out, err := call(t, r, "fanout", nil)
