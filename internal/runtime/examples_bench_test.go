@@ -36,45 +36,69 @@ func BenchmarkExampleInvocation(b *testing.B) {
 			name += "-reuse"
 		}
 		b.Run(name, func(b *testing.B) {
-			wasm := buildExample(b, bc.example)
-			ctx := context.Background()
-			r, err := runtime.New(ctx, runtime.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer r.Close(ctx)
-			if _, err := r.CompileWith(ctx, "hello", wasm, runtime.FunctionOptions{Reuse: bc.reuse}); err != nil {
-				b.Fatal(err)
-			}
-			buf := make([]byte, 4096)
-			var guest time.Duration
-			b.ReportAllocs()
-			for b.Loop() {
-				inv, err := r.Prepare(ctx, "hello")
-				if err != nil {
-					b.Fatal(err)
-				}
-				io.WriteString(inv, gatewayHead)
-				inv.CloseWrite()
-				start := time.Now()
-				inv.RunInline(nil)
-				guest += time.Since(start)
-				n := 0
-				for {
-					m, err := inv.Read(buf[n:])
-					n += m
-					if err != nil {
-						break
-					}
-				}
-				if err := inv.Wait(); err != nil || n < 12 || string(buf[:12]) != "HTTP/1.1 200" {
-					b.Fatalf("%v: %q", err, buf[:n])
-				}
-				inv.Close()
-			}
-			b.ReportMetric(float64(guest.Nanoseconds())/float64(b.N), "run-ns/op")
+			benchInvocations(b, buildExample(b, bc.example), bc.reuse)
 		})
 	}
+}
+
+// BenchmarkModuleInvocation is BenchmarkExampleInvocation for a module
+// already built, named by $EMBLY_BENCH_WASM (say a hello example's
+// .embly/build/hello.wasm): to compare two builds of a guest, or two
+// runtimes on one module, alternating, without rebuilding between runs.
+// Without the variable it is skipped.
+//
+//	EMBLY_BENCH_WASM=$PWD/a.wasm go test -run '^$' -bench ModuleInvocation ./internal/runtime
+func BenchmarkModuleInvocation(b *testing.B) {
+	path := os.Getenv("EMBLY_BENCH_WASM")
+	if path == "" {
+		b.Skip("EMBLY_BENCH_WASM names no module")
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchInvocations(b, wasm, false)
+}
+
+// benchInvocations measures b.N invocations of wasm, as function "hello",
+// each with the gateway's request head in its conn 1.
+func benchInvocations(b *testing.B, wasm []byte, reuse bool) {
+	ctx := context.Background()
+	r, err := runtime.New(ctx, runtime.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close(ctx)
+	if _, err := r.CompileWith(ctx, "hello", wasm, runtime.FunctionOptions{Reuse: reuse}); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	var guest time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		inv, err := r.Prepare(ctx, "hello")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.WriteString(inv, gatewayHead)
+		inv.CloseWrite()
+		start := time.Now()
+		inv.RunInline(nil)
+		guest += time.Since(start)
+		n := 0
+		for {
+			m, err := inv.Read(buf[n:])
+			n += m
+			if err != nil {
+				break
+			}
+		}
+		if err := inv.Wait(); err != nil || n < 12 || string(buf[:12]) != "HTTP/1.1 200" {
+			b.Fatalf("%v: %q", err, buf[:n])
+		}
+		inv.Close()
+	}
+	b.ReportMetric(float64(guest.Nanoseconds())/float64(b.N), "run-ns/op")
 }
 
 // buildExample builds examples/NAME's one function in a copy of it and
