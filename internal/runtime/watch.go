@@ -51,7 +51,7 @@ type watched struct {
 	since atomic.Int64
 	fired atomic.Bool // the budget ran out, and the watch cancelled
 
-	// Under watch.mu.
+	// Under watch.mu, but for add setting outerEnded before x is in items.
 	outerEnded bool // outer ended, and the watch cancelled
 	index      int
 	interrupt  api.MutableGlobal // the running module's, while attached

@@ -80,13 +80,13 @@ func Interruptible(wasm []byte) ([]byte, error) {
 	export = binary.AppendUvarint(export, uint64(globalIndex))
 	secs = appendEntry(secs, secExport, export)
 
-	call := countdownCall(countdownIndex, checkIndex)
+	countdown := countdownCall(countdownIndex, checkIndex)
 	check := checkFunction(globalIndex, countdownIndex, yieldsIndex, memories > 0)
 	for i := range secs {
 		if secs[i].id != secCode {
 			continue
 		}
-		body, err := instrumentCode(secs[i].body, call)
+		body, err := instrumentCode(secs[i].body, countdown)
 		if err != nil {
 			return nil, err
 		}
