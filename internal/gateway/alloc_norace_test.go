@@ -14,7 +14,7 @@ import (
 // client's header map after the handler returns. Everything else is pooled.
 // (The race detector empties sync.Pools at random, hence the build tag.)
 func TestFunctionRouteAllocs(t *testing.T) {
-	h := cannedGateway(t, helloResponse)
+	h := cannedGateway(t, helloResponse).Handler()
 	req := httptest.NewRequest("GET", "/", nil)
 	w := &recycledWriter{h: http.Header{}}
 	allocs := testing.AllocsPerRun(100, func() {

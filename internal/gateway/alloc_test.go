@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -72,23 +73,26 @@ func (w *recycledWriter) reset() {
 }
 
 // cannedGateway is a gateway whose default function "fn" answers out.
-func cannedGateway(tb testing.TB, out string) http.Handler {
+func cannedGateway(tb testing.TB, out string) *HTTP {
 	tb.Helper()
 	proj := &config.Project{Functions: []*config.Function{{Name: "fn"}}}
 	g, err := NewHTTP(fnGateway(), proj, newCannedSpawner(out), NewLogger(io.Discard))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return g.Handler()
+	return g
 }
 
 // BenchmarkFunctionRoute counts what the gateway allocates to serve a
 // bodiless GET on a function route whose function answers the hello world:
 // "handler" calls the handler alone, with an instance and a ResponseWriter
 // that allocate nothing; "loopback" goes through a real net/http server and
-// a keep-alive client, whose own allocations are included.
+// a keep-alive client, whose own allocations are included; "frontend"
+// through ListenAndServe, whose front end serves such requests without
+// net/http, and the same client.
 func BenchmarkFunctionRoute(b *testing.B) {
-	h := cannedGateway(b, helloResponse)
+	g := cannedGateway(b, helloResponse)
+	h := g.Handler()
 
 	b.Run("handler", func(b *testing.B) {
 		req := httptest.NewRequest("GET", "/", nil)
@@ -109,15 +113,43 @@ func BenchmarkFunctionRoute(b *testing.B) {
 		client := srv.Client()
 		b.ReportAllocs()
 		for b.Loop() {
-			resp, err := client.Get(srv.URL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			n, _ := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || n != int64(len("Hello World")) {
-				b.Fatalf("%d, %d bytes", resp.StatusCode, n)
-			}
+			getHello(b, client, srv.URL)
 		}
 	})
+
+	b.Run("frontend", func(b *testing.B) {
+		ctx, cancel := context.WithCancel(context.Background())
+		addrc, done := make(chan string, 1), make(chan error, 1)
+		go func() {
+			done <- g.ListenAndServe(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a.String() })
+		}()
+		var url string
+		select {
+		case url = <-addrc:
+			url = "http://" + url + "/"
+		case err := <-done:
+			b.Fatal(err)
+		}
+		defer func() { cancel(); <-done }()
+		client := &http.Client{Transport: &http.Transport{}}
+		defer client.CloseIdleConnections()
+		b.ReportAllocs()
+		for b.Loop() {
+			getHello(b, client, url)
+		}
+	})
+}
+
+// getHello GETs url with client and checks that the answer is the hello
+// world.
+func getHello(b *testing.B, client *http.Client, url string) {
+	resp, err := client.Get(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || n != int64(len("Hello World")) {
+		b.Fatalf("%d, %d bytes", resp.StatusCode, n)
+	}
 }

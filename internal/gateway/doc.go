@@ -56,6 +56,20 @@
 // conditional (304) and range (206) requests work (http.ServeContent). A
 // directory serves its index.html; there are no directory listings.
 //
+// # The front end
+//
+// ListenAndServe accepts connections itself, not through net/http. A
+// request in the shape of nearly all traffic to a function (a bodiless GET
+// or HEAD in HTTP/1.1, origin-form, ordinary headers, for a function route)
+// is parsed by the front end and answered through its own ResponseWriter,
+// which frames bodies as net/http does (TestFrontEndMatchesNetHTTP). The
+// first request of any other shape hands the connection, with every byte
+// read from it, to net/http, which serves it from then on: uploads, files,
+// 404s, HTTP/1.0, malformed requests and their 400s are net/http's, as they
+// always were. FuzzFastHead checks that whatever the front end accepts
+// reads the same through http.ReadRequest. It exists for speed: see
+// frontend.go and docs/performance.md.
+//
 // # Request log
 //
 // Every request is logged the way the seed (and Rails) did:

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -215,12 +215,15 @@ func testProject(sp *fakeSpawner, files ...*config.Files) *config.Project {
 	return p
 }
 
-// testGateway is a gateway under test behind a real loopback server.
+// testGateway is a gateway under test, served by its own ListenAndServe on
+// loopback: front end and net/http both.
 type testGateway struct {
 	*HTTP
-	srv *httptest.Server
-	sp  *fakeSpawner
-	log *logBuffer
+	addr string
+	stop context.CancelFunc
+	done <-chan error
+	sp   *fakeSpawner
+	log  *logBuffer
 }
 
 // newTestGateway serves gw on loopback. Its cleanup (or close) waits for every
@@ -235,15 +238,25 @@ func newTestGateway(t *testing.T, gw *config.Gateway, sp *fakeSpawner, files ...
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := &testGateway{HTTP: g, srv: httptest.NewServer(g.Handler()), sp: sp, log: log}
+	ctx, stop := context.WithCancel(context.Background())
+	tg := &testGateway{HTTP: g, sp: sp, log: log, stop: stop}
+	tg.addr, tg.done = serve(t, ctx, g)
 	t.Cleanup(func() { tg.close(t) })
 	return tg
 }
 
 // close stops the server, waiting for all handlers, and checks instances.
+// Calling it again does nothing more.
 func (tg *testGateway) close(t *testing.T) {
 	t.Helper()
-	tg.srv.Close()
+	if tg.stop == nil {
+		return
+	}
+	tg.stop()
+	tg.stop = nil
+	if err := <-tg.done; err != nil {
+		t.Errorf("ListenAndServe: %v", err)
+	}
 	if n := tg.sp.liveInstances(); n != 0 {
 		t.Errorf("%d instances outlived their requests", n)
 	}
@@ -258,7 +271,19 @@ func functionGateway(t *testing.T, fn fakeFunc) *testGateway {
 	return newTestGateway(t, fnGateway(), &fakeSpawner{funcs: map[string]fakeFunc{"fn": fn}})
 }
 
-func (tg *testGateway) url(path string) string { return tg.srv.URL + path }
+// requestLog is the gateway's log without what ListenAndServe itself says
+// when it shuts down.
+func (tg *testGateway) requestLog() string {
+	var b strings.Builder
+	for line := range strings.Lines(tg.log.String()) {
+		if !strings.HasPrefix(line, "Shutting down ") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+func (tg *testGateway) url(path string) string { return "http://" + tg.addr + path }
 
 // get does a GET and returns the response with its whole body.
 func get(t *testing.T, url string) (*http.Response, string) {

@@ -184,7 +184,7 @@ func TestFilesConditionalAndRange(t *testing.T) {
 
 func TestFilesCannotEscapeRoot(t *testing.T) {
 	tg, _ := filesGateway(t)
-	addr := strings.TrimPrefix(tg.srv.URL, "http://")
+	addr := tg.addr
 	for _, target := range []string{
 		"/static/../secret.txt",
 		"/static/%2e%2e/secret.txt",

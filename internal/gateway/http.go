@@ -338,27 +338,42 @@ func (g *HTTP) ListenAndServe(ctx context.Context, addr string, ready func(net.A
 	if g.testHookShutdown != nil {
 		srv.RegisterOnShutdown(g.testHookShutdown)
 	}
+	// The front end accepts every connection and serves plain requests
+	// itself; net/http serves the connections it hands over (frontend.go).
+	fe := newFrontEnd(g, ln, srv.Handler, srv.ErrorLog)
+	go func() { _ = srv.Serve(fe.handoff) }()
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- fe.serve() }()
 	if ready != nil {
 		ready(ln.Addr())
 	}
+	var failed error
 	select {
 	case err := <-served:
-		return fmt.Errorf("%s: serving on %s: %w", g.name, ln.Addr(), err)
+		failed = fmt.Errorf("%s: serving on %s: %w", g.name, ln.Addr(), err)
 	case <-ctx.Done():
+		g.log.Printf("Shutting down %s on %s; waiting up to %s for requests in flight", g.name, ln.Addr(), g.ShutdownTimeout)
 	}
 
-	g.log.Printf("Shutting down %s on %s; waiting up to %s for requests in flight", g.name, ln.Addr(), g.ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), g.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	fe.shutdown()
+	slowHTTP := srv.Shutdown(sctx) != nil
+	// Shutdown closes the listeners net/http serves, but one it had not
+	// started serving yet is not among them; closed, it refuses
+	// connections the front end would still hand over.
+	fe.handoff.Close()
+	if slowFast := fe.wait(sctx); slowHTTP || slowFast {
 		g.log.Printf("%s: requests still running after %s; closing their connections", g.name, g.ShutdownTimeout)
+	}
+	if slowHTTP {
 		_ = srv.Close()
 	}
-	<-served
+	if failed == nil {
+		<-served
+	}
 	inflight.wait()
-	return nil
+	return failed
 }
 
 // inflight counts running handlers, so ListenAndServe can return only after

@@ -150,7 +150,7 @@ func TestLogFormat(t *testing.T) {
 		`Started GET "/static/a\.txt" for 127\.0\.0\.1:\d+ at [-0-9]{10} [:0-9]{8} [+-]\d{4}\n` +
 		`Processing by files "files\.assets"\n` +
 		`Completed 200 OK in \d+(\.\d+)?(ns|µs|ms|s)\n$`)
-	if log := tg.log.String(); !want.MatchString(log) {
+	if log := tg.requestLog(); !want.MatchString(log) {
 		t.Errorf("log does not match %s:\n%s", want, log)
 	}
 	// The timestamp is local time in the seed's layout.
@@ -179,7 +179,7 @@ func TestLogConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	tg.close(t)
-	lines := strings.Split(strings.TrimSuffix(tg.log.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimSuffix(tg.requestLog(), "\n"), "\n")
 	if len(lines) != 3*n {
 		t.Fatalf("%d lines, want %d:\n%s", len(lines), 3*n, tg.log.String())
 	}
