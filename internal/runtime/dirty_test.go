@@ -113,7 +113,7 @@ func TestResetRestoresImage(t *testing.T) {
 				for p := range tt.dirty {
 					mem[p*pageSize+round] = 0xEE
 				}
-				if err := m.reset(); err != nil {
+				if err := m.reset(-1); err != nil {
 					t.Fatal(err)
 				}
 				if !bytes.Equal(m.buf[:len(image)], image) {
@@ -124,5 +124,39 @@ func TestResetRestoresImage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestResetAfterNewPages: a reset that may skip asking pagemap (no fault
+// in the process since the guest started) still restores a page written
+// for the first time, because that write was a fault.
+func TestResetAfterNewPages(t *testing.T) {
+	if pagemap() == nil {
+		t.Skip("/proc/self/pagemap is not readable here")
+	}
+	image := testImage()
+	s := newTestSnapshot(t, image, 1<<20)
+	m := s.Allocate(64<<10, 1<<20).(*cowMemory)
+	mem := m.Reallocate(128 << 10)
+	mem[3*pageSize] = 0xEE
+	if err := m.reset(-1); err != nil || !m.known {
+		t.Fatalf("first reset: %v, known %v", err, m.known)
+	}
+	for round, page := range []int{3, 3, 7, 20, 3} {
+		since := lastFaults.Load()
+		before := faultCount()
+		mem[page*pageSize+1] = 0xEE
+		if page != 3 && faultCount() == before {
+			t.Fatalf("writing page %d for the first time was not counted as a fault", page)
+		}
+		if err := m.reset(since); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m.buf[:len(image)], image) || slices.ContainsFunc(m.buf[len(image):128<<10], func(b byte) bool { return b != 0 }) {
+			t.Fatalf("round %d (page %d): the memory differs from the image after reset", round, page)
+		}
+	}
+	if want := []int32{3, 7, 20}; !slices.Equal(m.pages, want) {
+		t.Errorf("known written pages %v, want %v", m.pages, want)
 	}
 }

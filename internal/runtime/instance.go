@@ -126,12 +126,13 @@ func (r *Runtime) runSnapshot(inst *instance, fn *function, out *lineWriter) err
 	si.out.set(out)
 	si.begin(fn.snap)
 	r.watch.attach(inst.watched, si.interrupt)
+	faults := lastFaults.Load() // before the guest runs: see cowMemory.reset
 	_, err = si.entry.Call(inst.ctx)
 	// An instance whose interrupt was set is not kept.
 	untouched := r.watch.detach(inst.watched)
 	si.clock.pause()
 	si.out.set(nil)
-	fn.snap.put(si, err == nil && untouched, fn.reuse())
+	fn.snap.put(si, err == nil && untouched, fn.reuse(), faults)
 	return exitError(inst.ctx, fn.name, err)
 }
 

@@ -132,8 +132,10 @@ func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snap
 // invocation: its memory, globals and any state the guest keeps carry over.
 // Only the stack pointer matters for calling the entry again, and a clean
 // return leaves it where it started.
-func (s *snapshot) put(si *snapInstance, clean, reuse bool) {
-	if clean && !si.mod.IsClosed() && (reuse || si.mem.reset() == nil) {
+//
+// since is the fault count loaded before the invocation (see reset).
+func (s *snapshot) put(si *snapInstance, clean, reuse bool, since int64) {
+	if clean && !si.mod.IsClosed() && (reuse || si.mem.reset(since) == nil) {
 		if !reuse {
 			s.restore(si.globals)
 		}
@@ -355,7 +357,7 @@ const keepMappings = 256
 
 // release resets m to the image and keeps it for the next instance.
 func (s *snapshot) release(m *cowMemory) {
-	if err := m.reset(); err != nil {
+	if err := m.reset(-1); err != nil {
 		syscall.Munmap(m.buf)
 		return
 	}
@@ -410,6 +412,10 @@ type cowMemory struct {
 	// Scratch of reset: finding the written pages, and their indexes.
 	scratch pagemapScratch
 	pages   []int32
+	// known: pages is every page of buf that is the process's own, as
+	// the latest scan found them (dirty.go); a reset after MADV_DONTNEED
+	// or a failed scan must ask again.
+	known bool
 }
 
 // Reallocate implements experimental.LinearMemory.
@@ -425,19 +431,33 @@ func (m *cowMemory) Reallocate(size uint64) []byte {
 // gets the image copied back into the pages the guest wrote (dirty.go), or,
 // when there are too many or pagemap cannot tell, MADV_DONTNEED drops them.
 // An anonymous memory gets the whole image copied back.
-func (m *cowMemory) reset() error {
+//
+// since is a fault count (lastFaults) loaded before the guest last ran, or
+// -1: when the process has had no fault since, the pages written are those
+// the latest scan found, and they are copied back without asking pagemap.
+func (m *cowMemory) reset(since int64) error {
 	used := m.buf[:m.used]
 	if !m.cow {
 		copy(m.buf, m.snap.image)
 		clear(m.buf[len(m.snap.image):max(m.used, uint64(len(m.snap.image)))])
 		return nil
 	}
+	now := faultCount()
+	if now >= 0 {
+		lastFaults.Store(now)
+	}
+	if m.known && since >= 0 && now == since {
+		copyBack(used, m.snap.image, m.pages)
+		return nil
+	}
 	pages, ok := writtenPages(used, &m.scratch, m.pages[:0])
 	m.pages = pages
 	if ok && len(pages)*pageSize <= dirtyCopyMax {
 		copyBack(used, m.snap.image, pages)
+		m.known = true
 		return nil
 	}
+	m.known = false
 	return syscall.Madvise(used, syscall.MADV_DONTNEED)
 }
 
