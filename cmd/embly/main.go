@@ -35,7 +35,7 @@ func rootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "embly",
 		Short: "Embly runs WebAssembly functions behind HTTP gateways",
-		Long: `Embly builds the functions declared in embly.hcl (Go, or prebuilt wasm) to
+		Long: `Embly builds the functions declared in embly.hcl (Go, Rust, C, or prebuilt wasm) to
 WebAssembly, runs every request in a fresh sandboxed instance, and serves
 them through the gateways the file declares.
 
