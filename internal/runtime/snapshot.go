@@ -115,6 +115,10 @@ func (s *snapshot) acquire(ctx context.Context, r *Runtime, fn *function) (*snap
 		mod.Close(context.Background())
 		return nil, fmt.Errorf("the snapshot's module lost its memory or %s", fn.entry)
 	}
+	// A mapping kept from a closed instance knows its written pages, but
+	// instantiating may have written more (a start function) before any
+	// fault count is taken: its first reset asks pagemap.
+	si.mem.known = false
 	if si.globals, err = s.globalsOf(mod); err != nil {
 		mod.Close(context.Background())
 		return nil, err
