@@ -45,7 +45,8 @@ func BenchmarkExampleInvocation(b *testing.B) {
 // already built, named by $EMBLY_BENCH_WASM (say a hello example's
 // .embly/build/hello.wasm): to compare two builds of a guest, or two
 // runtimes on one module, alternating, without rebuilding between runs.
-// Without the variable it is skipped.
+// Without the variable it is skipped. EMBLY_BENCH_REUSE=1 runs the
+// function with reuse = true.
 //
 //	EMBLY_BENCH_WASM=$PWD/a.wasm go test -run '^$' -bench ModuleInvocation ./internal/runtime
 func BenchmarkModuleInvocation(b *testing.B) {
@@ -57,7 +58,7 @@ func BenchmarkModuleInvocation(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchInvocations(b, wasm, false)
+	benchInvocations(b, wasm, os.Getenv("EMBLY_BENCH_REUSE") == "1")
 }
 
 // benchInvocations measures b.N invocations of wasm, as function "hello",
