@@ -156,7 +156,8 @@ func (w *fastWriter) sendHead(done bool) {
 	w.headSent = true
 	bw := w.fc.bw
 	h := w.header
-	if w.fc.fe.closing.Load() || hasToken(h["Connection"], "close") {
+	handlerCloses := hasToken(h["Connection"], "close")
+	if handlerCloses || w.fc.fe.closing.Load() {
 		w.closeAfter = true
 	}
 	b := append(w.line[:0], "HTTP/1.1 "...)
@@ -192,7 +193,7 @@ func (w *fastWriter) sendHead(done bool) {
 		b = appendDate(b)
 		b = append(b, "\r\n"...)
 	}
-	if w.closeAfter && !hasToken(h["Connection"], "close") {
+	if w.closeAfter && !handlerCloses {
 		b = append(b, "Connection: close\r\n"...)
 	}
 	for k, vv := range h {

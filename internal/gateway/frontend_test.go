@@ -13,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/embly/embly/internal/config"
 )
 
 // FuzzFastHead: a request head the front end accepts reads the same
@@ -90,9 +88,9 @@ type rawConn struct {
 	br *bufio.Reader
 }
 
-func dialRaw(t *testing.T, tg *testGateway) *rawConn {
+func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Helper()
-	c, err := net.Dial("tcp", tg.addr)
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +142,7 @@ func (rc *rawConn) closed() bool {
 // answers in order, whether the front end or net/http serves them.
 func TestFrontEnd(t *testing.T) {
 	tg := functionGateway(t, pathEcho)
-	rc := dialRaw(t, tg)
+	rc := dialRaw(t, tg.addr)
 
 	// Two plain requests in one write (pipelined).
 	rc.send("GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\nHEAD /b HTTP/1.1\r\nHost: h\r\n\r\n")
@@ -187,7 +185,7 @@ func TestFrontEnd(t *testing.T) {
 		{"Expect", "GET /i HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n", 200, "GET /i"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rc := dialRaw(t, tg)
+			rc := dialRaw(t, tg.addr)
 			rc.send(tt.raw)
 			resp, body := rc.read("GET")
 			if resp.StatusCode != tt.code || (tt.code == 200 && body != tt.body) {
@@ -216,22 +214,15 @@ func TestFrontEndMatchesNetHTTP(t *testing.T) {
 		{"nothing", "GET", ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			proj := &config.Project{Functions: []*config.Function{{Name: "fn"}}}
-			g, err := NewHTTP(fnGateway(), proj, newCannedSpawner(tt.out), NewLogger(io.Discard))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			addr, done := serve(t, ctx, g)
-			defer func() { cancel(); <-done }()
-			rc := dialRaw(t, &testGateway{addr: addr})
+			g := cannedGateway(t, tt.out)
+			rc := dialRaw(t, serveForTest(t, g))
 			rc.send(tt.method + " / HTTP/1.1\r\nHost: h\r\n\r\n")
 			front, frontBody, frontErr := rc.tryRead(tt.method)
 
 			// The same request through net/http alone.
 			srv := httptest.NewServer(g.Handler())
 			defer srv.Close()
-			rc = dialRaw(t, &testGateway{addr: srv.Listener.Addr().String()})
+			rc = dialRaw(t, srv.Listener.Addr().String())
 			rc.send(tt.method + " / HTTP/1.1\r\nHost: h\r\n\r\n")
 			want, wantBody, wantErr := rc.tryRead(tt.method)
 
@@ -263,7 +254,7 @@ func TestFrontEndClientGone(t *testing.T) {
 		stopped <- ctx.Err()
 		return ctx.Err()
 	})
-	rc := dialRaw(t, tg)
+	rc := dialRaw(t, tg.addr)
 	rc.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 	time.Sleep(20 * time.Millisecond)
 	rc.c.Close()
@@ -286,11 +277,8 @@ func TestFrontEndTimeouts(t *testing.T) {
 	}
 	g.IdleTimeout = 50 * time.Millisecond
 	g.ReadHeaderTimeout = 50 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	addr, done := serve(t, ctx, g)
-	defer func() { cancel(); <-done }()
-	tg := &testGateway{addr: addr}
-	rc := dialRaw(t, tg)
+	addr := serveForTest(t, g)
+	rc := dialRaw(t, addr)
 	rc.send("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
 	if _, body := rc.read("GET"); body != "GET /" {
 		t.Fatalf("got %q", body)
@@ -298,7 +286,7 @@ func TestFrontEndTimeouts(t *testing.T) {
 	if !rc.closed() {
 		t.Error("an idle connection stayed open")
 	}
-	rc = dialRaw(t, tg)
+	rc = dialRaw(t, addr)
 	rc.send("GET / HTTP/1.1\r\nHost:")
 	if !rc.closed() {
 		t.Error("a stalled head kept its connection open")

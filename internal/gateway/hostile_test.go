@@ -176,13 +176,7 @@ func hostileServer(t *testing.T) (string, *HTTP) {
 	}
 	g.ReadHeaderTimeout = 500 * time.Millisecond
 	g.IdleTimeout = 500 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	addr, done := serve(t, ctx, g)
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return addr, g
+	return serveForTest(t, g), g
 }
 
 // hello checks that the server still answers a normal request at once.

@@ -194,6 +194,19 @@ func TestLogConcurrent(t *testing.T) {
 	}
 }
 
+// serveForTest serves g on a loopback port until the test ends, and
+// returns its address.
+func serveForTest(t *testing.T, g *HTTP) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done := serve(t, ctx, g)
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return addr
+}
+
 // serve runs g.ListenAndServe on a loopback port and returns its address and
 // the channel of its result.
 func serve(t *testing.T, ctx context.Context, g *HTTP) (string, <-chan error) {
