@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -190,7 +189,7 @@ func (w *fastWriter) sendHead(done bool) {
 	}
 	if _, ok := h["Date"]; !ok {
 		b = append(b, "Date: "...)
-		b = appendDate(b)
+		b = dateStamp.append(b, time.Now().UTC())
 		b = append(b, "\r\n"...)
 	}
 	if w.closeAfter && !handlerCloses {
@@ -281,21 +280,5 @@ func validFieldName(k string) bool {
 	return true
 }
 
-// dateCache holds the Date header of the current second.
-var dateCache atomic.Pointer[dateText]
-
-type dateText struct {
-	sec  int64
-	text []byte
-}
-
-func appendDate(b []byte) []byte {
-	now := time.Now()
-	sec := now.Unix()
-	if d := dateCache.Load(); d != nil && d.sec == sec {
-		return append(b, d.text...)
-	}
-	d := &dateText{sec: sec, text: now.UTC().AppendFormat(nil, http.TimeFormat)}
-	dateCache.Store(d)
-	return append(b, d.text...)
-}
+// dateStamp formats the Date header.
+var dateStamp = secondStamp{layout: http.TimeFormat}

@@ -148,7 +148,7 @@ func (rl *requestLog) begin(r *http.Request, second, subject string) {
 	b = append(b, " for "...)
 	b = append(b, r.RemoteAddr...)
 	b = append(b, " at "...)
-	b = appendStamp(b, rl.start)
+	b = logStamp.append(b, rl.start)
 	b = append(b, '\n')
 	if second != "" {
 		b = append(b, second...)
@@ -170,21 +170,28 @@ func (rl *requestLog) processing(r *http.Request, subject string) {
 // copies them.
 var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
 
+// secondStamp formats times in layout, only once a second: the request
+// log's timestamps, the front end's Date headers.
+type secondStamp struct {
+	layout string
+	last   atomic.Pointer[stampCache]
+}
+
 // stampCache is the formatted time of one second.
 type stampCache struct {
 	unix int64
 	text []byte
 }
 
-var lastStamp atomic.Pointer[stampCache]
+var logStamp = secondStamp{layout: logTimeFormat}
 
-// appendStamp appends t in logTimeFormat, formatting it only once a second.
-func appendStamp(b []byte, t time.Time) []byte {
-	if c := lastStamp.Load(); c != nil && c.unix == t.Unix() {
+// append appends t in s's layout.
+func (s *secondStamp) append(b []byte, t time.Time) []byte {
+	if c := s.last.Load(); c != nil && c.unix == t.Unix() {
 		return append(b, c.text...)
 	}
-	c := &stampCache{unix: t.Unix(), text: t.AppendFormat(nil, logTimeFormat)}
-	lastStamp.Store(c)
+	c := &stampCache{unix: t.Unix(), text: t.AppendFormat(nil, s.layout)}
+	s.last.Store(c)
 	return append(b, c.text...)
 }
 
