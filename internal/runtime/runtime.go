@@ -256,6 +256,11 @@ func (r *Runtime) CompileWith(ctx context.Context, name string, wasm []byte, opt
 	if err != nil {
 		return 0, fmt.Errorf("compiling function %q: %w", name, err)
 	}
+	// Go's jumps between blocks are made direct where they can be, before
+	// the loops are instrumented: a direct jump forward needs no check.
+	if wasm, err = wasmfile.DirectJumps(wasm); err != nil {
+		return 0, fmt.Errorf("compiling function %q: %w", name, err)
+	}
 	// Every module gets its loops checked, so a running instance can be
 	// stopped (interrupt.go).
 	if wasm, err = wasmfile.Interruptible(wasm); err != nil {

@@ -86,7 +86,9 @@ func Interruptible(wasm []byte) ([]byte, error) {
 		if secs[i].id != secCode {
 			continue
 		}
-		body, err := instrumentCode(secs[i].body, countdown)
+		body, err := rewriteFunctions(secs[i].body, func(out, code []byte) ([]byte, error) {
+			return instrumentFunction(out, code, countdown)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -283,43 +285,13 @@ func insertSection(secs []section, s section) []section {
 	return append(secs, s)
 }
 
-// instrumentCode rewrites the code section with instrumentFunction.
-func instrumentCode(body, check []byte) ([]byte, error) {
-	r := reader{b: body}
-	n := r.u32()
-	out := binary.AppendUvarint(nil, uint64(n))
-	var fn []byte
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		size := r.u32()
-		code := r.bytes(int(size))
-		if r.err != nil {
-			break
-		}
-		var err error
-		if fn, err = instrumentFunction(fn[:0], code, check); err != nil {
-			return nil, fmt.Errorf("function %d: %w", i, err)
-		}
-		out = binary.AppendUvarint(out, uint64(len(fn)))
-		out = append(out, fn...)
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("malformed code section: %w", r.err)
-	}
-	return out, nil
-}
-
 // instrumentFunction appends code, with check before every branch back to
 // a loop, to out. A function with exception handling, whose catch clauses
 // can also jump to a loop, gets check at the head of every loop instead.
 func instrumentFunction(out, code, check []byte) ([]byte, error) {
-	r := reader{b: code}
-	groups := r.u32()
-	for i := uint32(0); i < groups && r.err == nil; i++ {
-		r.u32()  // count
-		r.sleb() // value type
-	}
-	out = append(out, code[:len(code)-len(r.b)]...)
-	body := r.b
+	locals, body := splitLocals(code)
+	out = append(out, locals...)
+	r := reader{b: body}
 	eh, err := hasExceptionHandling(body)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@
 // format to pre-initialize a module: export its mutable globals so the host
 // can read them after initialization, then produce a module whose globals
 // start at those values and whose memory starts as the host provides it
-// (no data segments), the way Wizer does for wasmtime.
+// (no data segments), the way Wizer does for wasmtime. It also makes a
+// module's loops interruptible (interrupt.go) and the forward jumps of
+// Go-compiled code direct (jumps.go).
 package wasmfile
 
 import (
@@ -292,6 +294,27 @@ func (r *reader) sleb() {
 			return
 		}
 	}
+}
+
+// s64 reads a signed LEB128 integer of up to 64 bits (binary.Varint's
+// encoding is zig-zag, not this one).
+func (r *reader) s64() int64 {
+	var v int64
+	for shift := uint(0); r.err == nil; shift += 7 {
+		if shift >= 64 {
+			r.fail(errors.New("bad LEB128 integer"))
+			return 0
+		}
+		c := r.byte()
+		v |= int64(c&0x7F) << shift
+		if c&0x80 == 0 {
+			if shift+7 < 64 && c&0x40 != 0 {
+				v |= -1 << (shift + 7) // sign-extend
+			}
+			return v
+		}
+	}
+	return 0
 }
 
 func (r *reader) name() { r.bytes(int(r.u32())) }
