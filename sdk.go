@@ -1,5 +1,5 @@
 // Package embly carries the guest SDKs that are not Go modules of their own:
-// the Rust crate (sdk/rust) and the C header (sdk/c). The embly binary
+// the Rust crate (sdk/rust) and the C header and reuse entry (sdk/c). The embly binary
 // embeds them so that building a Rust or C function needs no network:
 // internal/build writes them out and hands them to cargo and clang.
 //
@@ -10,7 +10,8 @@ package embly
 import "embed"
 
 // SDKs holds sdk/rust (its Cargo.toml and src/, without target/ or
-// Cargo.lock, which are build products) and sdk/c/embly.h, at those paths.
+// Cargo.lock, which are build products), sdk/c/embly.h and
+// sdk/c/embly_reuse.c, at those paths.
 //
-//go:embed sdk/rust/Cargo.toml sdk/rust/src sdk/c/embly.h
+//go:embed sdk/rust/Cargo.toml sdk/rust/src sdk/c/embly.h sdk/c/embly_reuse.c
 var SDKs embed.FS

@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
+	"time"
 )
 
 func TestHelloC(t *testing.T) {
@@ -39,4 +43,46 @@ func TestCMissingToolchain(t *testing.T) {
 	}
 	mustContain(t, out, `building function "hello": clang was not found on PATH: `+
 		"install it with `apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32`\n")
+}
+
+// TestCReuse: a C function with reuse = true is built as a reactor whose
+// instance serves request after request as it was left, so its counter
+// climbs, and what it prints reaches the log at each request; a function
+// without reuse starts from scratch every time. A status other than 0 ends
+// the reused instance: the next request starts from the initialized state.
+func TestCReuse(t *testing.T) {
+	fresh := start(t, project(t, "testdata/counter-c"))
+	for i := 0; i < 3; i++ {
+		if code, body := get(t, fresh.base+"/"); code != 200 || body != "hits=1" {
+			t.Fatalf("without reuse, request %d = %d %q", i, code, body)
+		}
+	}
+
+	dir := project(t, "testdata/counter-c")
+	hcl := filepath.Join(dir, "embly.hcl")
+	src, err := os.ReadFile(hcl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src = bytes.Replace(src, []byte(`path    = "./counter"`), []byte("path    = \"./counter\"\n  reuse   = true"), 1)
+	if err := os.WriteFile(hcl, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, dir)
+	for i := 1; i <= 3; i++ {
+		if code, body := get(t, s.base+"/"); code != 200 || body != fmt.Sprintf("hits=%d", i) {
+			t.Fatalf("with reuse, request %d = %d %q", i, code, body)
+		}
+		s.waitFor(regexp.MustCompile(fmt.Sprintf(`\[counter\]: request %d\n`, i)), 10*time.Second)
+	}
+	if code, body := get(t, s.base+"/fail"); code != 200 || body != "hits=4" {
+		t.Fatalf("GET /fail = %d %q", code, body)
+	}
+	s.waitFor(regexp.MustCompile(`function "counter" exited with code 3`), 10*time.Second)
+	if code, body := get(t, s.base+"/"); code != 200 || body != "hits=1" {
+		t.Fatalf("after an exit, GET / = %d %q; want a new instance", code, body)
+	}
+	if out := s.Output(); bytes.Contains([]byte(out), []byte("has no effect")) {
+		t.Fatalf("the runtime said reuse has no effect:\n%s", out)
+	}
 }

@@ -25,6 +25,10 @@ const cInstallHint = "install it with `apt-get install clang lld wasi-libc libcl
 // .c file of the function's folder, with wasi-libc, into one command module.
 // The header sdk/c/embly.h comes from the copy the embly binary carries,
 // written to DIR/.embly/sdk/c and put on the include path.
+//
+// A function with reuse = true is built as a reactor instead, with
+// sdk/c/embly_reuse.c, whose embly_main runs main once per invocation on
+// an instance that lives on (a command's _start ends its instance).
 type cToolchain struct{}
 
 func (cToolchain) stamp(ctx context.Context, b *Builder, fn *config.Function) (string, error) {
@@ -41,7 +45,11 @@ func (cToolchain) stamp(ctx context.Context, b *Builder, fn *config.Function) (s
 	if err != nil {
 		return "", fmt.Errorf("%s --version: %w", clang, err)
 	}
-	return fmt.Sprintf("clang %s\n%s\nsdk %x", clang, version, sha256.Sum256(cHeader())), nil
+	stamp := fmt.Sprintf("clang %s\n%s\nsdk %x", clang, version, sha256.Sum256(cHeader()))
+	if fn.Reuse {
+		stamp += fmt.Sprintf("\nreactor %x", sha256.Sum256(cReuseEntry()))
+	}
+	return stamp, nil
 }
 
 func (cToolchain) build(ctx context.Context, b *Builder, fn *config.Function, out string, log io.Writer) error {
@@ -66,6 +74,9 @@ func (cToolchain) build(ctx context.Context, b *Builder, fn *config.Function, ou
 	if err == nil {
 		err = writeIfChanged(filepath.Join(sdkDir, "embly.h"), cHeader())
 	}
+	if err == nil && fn.Reuse {
+		err = writeIfChanged(filepath.Join(sdkDir, "embly_reuse.c"), cReuseEntry())
+	}
 	b.sdkMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("writing the C SDK to %s: %w", sdkDir, err)
@@ -73,6 +84,9 @@ func (cToolchain) build(ctx context.Context, b *Builder, fn *config.Function, ou
 
 	// -s: no debug info or symbol names in the module.
 	args := []string{"--target=wasm32-wasi", "-O2", "-s", "-I", sdkDir, "-o", out}
+	if fn.Reuse {
+		args = append(args, "-mexec-model=reactor", filepath.Join(sdkDir, "embly_reuse.c"))
+	}
 	cmd := exec.CommandContext(ctx, clang, append(args, sources...)...)
 	cmd.Dir = fn.Path
 	cmd.Env = b.env()
@@ -126,10 +140,15 @@ func checkWasiClang(ctx context.Context, b *Builder, clang string) error {
 }
 
 // cHeader is the embedded sdk/c/embly.h.
-var cHeader = sync.OnceValue(func() []byte {
-	data, err := fs.ReadFile(embly.SDKs, "sdk/c/embly.h")
+var cHeader = sync.OnceValue(func() []byte { return embeddedSDKFile("sdk/c/embly.h") })
+
+// cReuseEntry is the embedded sdk/c/embly_reuse.c.
+var cReuseEntry = sync.OnceValue(func() []byte { return embeddedSDKFile("sdk/c/embly_reuse.c") })
+
+func embeddedSDKFile(name string) []byte {
+	data, err := fs.ReadFile(embly.SDKs, name)
 	if err != nil {
 		panic(err) // the embedded FS is part of the binary: it cannot fail
 	}
 	return data
-})
+}

@@ -91,6 +91,36 @@ func TestCBuildAndSkip(t *testing.T) {
 	}
 }
 
+// TestCReuseBuildsReactor: with reuse = true a C function is built as a
+// reactor (_initialize and embly_main, no _start), and turning reuse on
+// or off rebuilds it.
+func TestCReuseBuildsReactor(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"hello/main.c": helloC})
+	b, out := cBuilder(t, dir)
+	fn := cFunction(dir, "hello")
+	fn.Reuse = true
+	ctx := context.Background()
+
+	res, err := b.Build(ctx, fn)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	m, err := parseWasm(mustRead(t, res.WasmPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(m.exports, "_initialize") || !slices.Contains(m.exports, "embly_main") || slices.Contains(m.exports, "_start") {
+		t.Errorf("exports %v; want _initialize and embly_main, no _start", m.exports)
+	}
+	fn.Reuse = false
+	if res, err = b.Build(ctx, fn); err != nil || !res.Rebuilt {
+		t.Fatalf("Build without reuse = %+v, %v; want a rebuild", res, err)
+	}
+	checkCommand(t, res.WasmPath)
+}
+
 func TestCCompileError(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()

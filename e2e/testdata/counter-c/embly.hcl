@@ -1,0 +1,12 @@
+function "counter" {
+  runtime = "c"
+  path    = "./counter"
+}
+
+gateway {
+  type = "http"
+  port = 8080
+  route "/" {
+    function = "${function.counter}"
+  }
+}
