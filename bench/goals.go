@@ -20,14 +20,15 @@ const firstResponseGoal = 100 * time.Millisecond
 
 // goals are per target. C and Rust guests are commands with almost nothing
 // to start, so they must keep half of native throughput and a p99 within 2x;
-// a Go guest starts the Go runtime on every request, so a quarter; with
-// reuse a Go reactor's instance is kept and must come close to native. On
-// commands reuse does nothing (the runtime says so), so c-reuse and
-// rust-reuse keep c's and rust's goals.
+// a Go guest starts the Go runtime on every request, so a quarter. With
+// reuse = true an instance is kept from one request to the next and must
+// come close to native: Go functions are reactors, and so are C functions
+// that declare reuse. A Rust function is a command, on which reuse does
+// nothing (the runtime says so), so rust-reuse keeps rust's goal.
 var goals = map[string]goal{
 	"c":          {MinRatio: 0.50, MaxP99Ratio: 2, MaxFirst: firstResponseGoal},
 	"rust":       {MinRatio: 0.50, MaxP99Ratio: 2, MaxFirst: firstResponseGoal},
-	"c-reuse":    {MinRatio: 0.50, MaxP99Ratio: 2, MaxFirst: firstResponseGoal},
+	"c-reuse":    {MinRatio: 0.80, MaxP99Ratio: 2, MaxFirst: firstResponseGoal},
 	"rust-reuse": {MinRatio: 0.50, MaxP99Ratio: 2, MaxFirst: firstResponseGoal},
 	"go":         {MinRatio: 0.25, MaxFirst: firstResponseGoal},
 	"go-reuse":   {MinRatio: 0.80, MaxFirst: firstResponseGoal},

@@ -18,6 +18,7 @@ func TestGoalCheck(t *testing.T) {
 		{"c", measured{Ratio: 0.49, P99Ratio: 1, First: ms}, []string{"ratio 0.49 < 0.50"}},
 		{"rust", measured{Ratio: 0.9, P99Ratio: 2.5, First: ms}, []string{"p99 ratio 2.50 > 2"}},
 		{"c-reuse", measured{Ratio: 0.9, P99Ratio: 1, First: 101 * ms}, []string{"first response 101 ms > 100 ms"}},
+		{"c-reuse", measured{Ratio: 0.7, P99Ratio: 1, First: ms}, []string{"ratio 0.70 < 0.80"}},
 		{"rust-reuse", measured{Ratio: 0.1, P99Ratio: 3, First: 200 * ms}, []string{"ratio 0.10 < 0.50", "p99 ratio 3.00 > 2", "first response 200 ms > 100 ms"}},
 		// Go has no p99 goal: its guest starts the Go runtime per request.
 		{"go", measured{Ratio: 0.25, P99Ratio: 40, First: ms}, nil},
