@@ -80,13 +80,13 @@ var errPanicked = errors.New("embly: the handler panicked")
 // itab on every request, a hash lookup that is slow in wasm.
 func serveHTTP(conn *Conn, h http.Handler, crash onPanic) (err error) {
 	connReader.Reset(conn)
-	req, err := readRequest(connReader)
+	req, w, err := readRequest(connReader)
 	if err != nil {
 		io.WriteString(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
 		conn.Close()
 		return fmt.Errorf("embly: reading the request on conn 1: %w", err)
 	}
-	w := newResponseWriter(conn, req)
+	w = newResponseWriter(conn, req, w)
 	defer func() {
 		r := recover()
 		if r == nil {
@@ -168,9 +168,14 @@ var (
 	_ http.Flusher        = (*responseWriter)(nil)
 )
 
-func newResponseWriter(conn io.Writer, req *http.Request) *responseWriter {
+// newResponseWriter sets w up (a new one if w is nil) to write req's
+// response to conn.
+func newResponseWriter(conn io.Writer, req *http.Request, w *responseWriter) *responseWriter {
 	connWriter.Reset(conn)
-	w := &responseWriter{
+	if w == nil {
+		w = new(responseWriter)
+	}
+	*w = responseWriter{
 		req:           req,
 		bw:            connWriter,
 		contentLength: -1,

@@ -7,6 +7,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"unsafe"
 )
 
 // readRequest reads one request head from br, as http.ReadRequest does,
@@ -20,22 +21,24 @@ import (
 // *http.Request. Anything else (a body, obsolete line folding, an unusual
 // byte, HTTP/1.0, Pragma, Expect, ...) goes to http.ReadRequest, which then
 // reads the head from the start: parseSimpleHead only peeks.
-func readRequest(br *bufio.Reader) (*http.Request, error) {
+//
+// A request parsed here comes with its response writer, allocated with it;
+// for the others w is nil.
+func readRequest(br *bufio.Reader) (req *http.Request, w *responseWriter, err error) {
 	if _, err := br.Peek(1); err == nil {
 		buffered, _ := br.Peek(br.Buffered())
 		if end := bytes.Index(buffered, []byte("\r\n\r\n")); end >= 0 {
-			if req := parseSimpleHead(buffered[:end+2]); req != nil {
+			if sr := parseSimpleHead(buffered[:end+2]); sr != nil {
 				br.Discard(end + 4)
-				return req, nil
+				return &sr.Request, &sr.w, nil
 			}
 		}
 	}
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		return nil, err
+	if req, err = http.ReadRequest(br); err != nil {
+		return nil, nil, err
 	}
 	req.RemoteAddr = remoteAddr(req.Header)
-	return req, nil
+	return req, nil, nil
 }
 
 // parseSimpleHead parses head (the request line and header lines, each
@@ -47,8 +50,18 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 // array, as in textproto's reader. Each allocation is expensive in a fresh
 // instance: a string per name and per value made this function a fifth of a
 // hello world's time in the guest.
-func parseSimpleHead(head []byte) *http.Request {
-	s := string(head)
+func parseSimpleHead(head []byte) *simpleRequest {
+	// The request, its URL, the values' array (for a few fields), its
+	// response writer and (when it fits) the head are one allocation
+	// instead of three: a fresh hello-go invocation took 8% less time.
+	sr := new(simpleRequest)
+	var s string
+	if len(head) <= len(sr.head) {
+		copy(sr.head[:], head)
+		s = unsafe.String(&sr.head[0], len(head)) // never written again
+	} else {
+		s = string(head)
+	}
 	line, rest, ok := cutLine(s)
 	if !ok {
 		return nil
@@ -59,9 +72,6 @@ func parseSimpleHead(head []byte) *http.Request {
 		len(target) == 0 || target[0] != '/' || !isTarget(target) {
 		return nil
 	}
-	// The request, its URL and (for a few fields) the values' array are
-	// one allocation.
-	sr := new(simpleRequest)
 	u, err := parseTarget(target, &sr.url)
 	if err != nil {
 		return nil
@@ -100,8 +110,7 @@ func parseSimpleHead(head []byte) *http.Request {
 		values = append(values, value)
 		keys = append(keys, key)
 	}
-	req := &sr.Request
-	*req = http.Request{
+	sr.Request = http.Request{
 		Method:     method,
 		URL:        u,
 		Proto:      "HTTP/1.1",
@@ -114,7 +123,7 @@ func parseSimpleHead(head []byte) *http.Request {
 		Close:      closing,
 		RemoteAddr: clientAddr(forwarded, xff),
 	}
-	return req
+	return sr
 }
 
 // simpleRequest holds what parseSimpleHead allocates for a request.
@@ -122,7 +131,14 @@ type simpleRequest struct {
 	http.Request
 	url    url.URL
 	values [8]string
+	w      responseWriter
+	head   [simpleHeadCap]byte
 }
+
+// simpleHeadCap is how long a head may be to be kept in its simpleRequest:
+// the gateway's head for a request with a Host alone (as from wrk or curl)
+// is about 150 bytes.
+const simpleHeadCap = 256
 
 // cutLine cuts s at its first CRLF; ok is false when s has none, or a CR
 // that does not start one (the head is then not simple).

@@ -57,7 +57,7 @@ func checkReadRequest(t *testing.T, raw string) {
 	t.Helper()
 	want, wantErr := http.ReadRequest(bufio.NewReader(strings.NewReader(raw)))
 	br := bufio.NewReader(strings.NewReader(raw))
-	got, gotErr := readRequest(br)
+	got, _, gotErr := readRequest(br)
 	if (wantErr == nil) != (gotErr == nil) {
 		t.Fatalf("%q: error %v, net/http says %v", raw, gotErr, wantErr)
 	}
