@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // dispatchSum is the code entry of a function laid out as Go lays them out
@@ -251,6 +253,50 @@ func main() {
 		t.Fatalf("with direct jumps the program printed\n%s\nwhere it printed\n%s", got, want)
 	}
 	t.Logf("both printed:\n%s", got)
+}
+
+// TestDirectJumpsStdlibTests runs the tests of two packages of Go's
+// standard library, compiled to wasip1, with their jumps made direct and
+// their loops made interruptible, as the runtime prepares every module:
+// thousands of functions of Go's compiler output, each checked by its
+// package's own tests.
+func TestDirectJumpsStdlibTests(t *testing.T) {
+	for _, pkg := range []string{"strconv", "sort"} {
+		t.Run(pkg, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "test.wasm")
+			cmd := exec.Command("go", "test", "-c", "-o", out, pkg)
+			cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=")
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("go test -c %s: %v\n%s", pkg, err, msg)
+			}
+			wasm, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wasm, err = DirectJumps(wasm); err != nil {
+				t.Fatal(err)
+			}
+			if wasm, err = Interruptible(wasm); err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			r := wazero.NewRuntime(ctx)
+			defer r.Close(ctx)
+			wasi_snapshot_preview1.MustInstantiate(ctx, r)
+			var output bytes.Buffer
+			_, err = r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().
+				WithArgs(pkg+".test", "-test.short").WithStdout(&output).WithStderr(&output).
+				WithSysNanotime().WithSysWalltime().
+				WithFSConfig(wazero.NewFSConfig().WithDirMount(t.TempDir(), "/tmp"))) // examples write there
+			if exit, ok := err.(*sys.ExitError); err != nil && !(ok && exit.ExitCode() == 0) {
+				t.Fatalf("%s's tests with direct jumps: %v\n%s", pkg, err, output.String())
+			}
+			if !strings.HasSuffix(output.String(), "PASS\n") {
+				t.Fatalf("%s's tests with direct jumps did not pass:\n%s", pkg, output.String())
+			}
+		})
+	}
 }
 
 // FuzzDirectJumps: any input is rewritten or refused, never a panic; a
