@@ -2,6 +2,7 @@ package wasmfile
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 )
 
@@ -291,19 +292,32 @@ func insertSection(secs []section, s section) []section {
 func instrumentFunction(out, code, check []byte) ([]byte, error) {
 	locals, body := splitLocals(code)
 	out = append(out, locals...)
-	r := reader{b: body}
-	eh, err := hasExceptionHandling(body)
-	if err != nil {
-		return nil, err
+	// Exception handling is rare: the body is instrumented as if it had
+	// none, and again, from its start, if it turns out to have some.
+	instrumented, err := instrumentBody(out, body, check, false)
+	if err == errExceptionHandling {
+		instrumented, err = instrumentBody(out, body, check, true)
 	}
+	return instrumented, err
+}
+
+// errExceptionHandling stops instrumentBody when a body it instruments
+// without eh uses exception handling.
+var errExceptionHandling = errors.New("the function uses exception handling")
+
+// instrumentBody appends body to out with check before every branch back
+// to a loop or, with eh, at the head of every loop.
+func instrumentBody(out, body, check []byte, eh bool) ([]byte, error) {
+	r := reader{b: body}
 	// loops[i] tells whether the i-th enclosing label, outermost first, is
 	// a loop. The function's own label is not one.
 	loops := []bool{false}
 	isLoop := func(depth uint32) bool {
 		return int(depth) < len(loops) && loops[len(loops)-1-int(depth)]
 	}
+	copied := 0 // body[:copied] is in out; unchanged code is copied in runs
 	for !r.done() {
-		start := r.b
+		at := len(body) - len(r.b)
 		op := r.byte()
 		var backEdge bool
 		switch op {
@@ -318,21 +332,27 @@ func instrumentFunction(out, code, check []byte) ([]byte, error) {
 				backEdge = isLoop(r.u32()) || backEdge
 			}
 			r.b = save
+		case 0x06, 0x07, 0x18, 0x19, 0x1F: // try, catch, delegate, catch_all, try_table
+			if !eh {
+				return nil, errExceptionHandling
+			}
 		}
 		if err := r.immediates(op); err != nil {
 			return nil, err
 		}
 		if backEdge && !eh {
-			out = append(out, check...)
+			out = append(append(out, body[copied:at]...), check...)
+			copied = at
 		}
-		out = append(out, start[:len(start)-len(r.b)]...)
 		switch op {
 		case 0x02, 0x04, 0x06, 0x1F: // block, if, try, try_table
 			loops = append(loops, false)
 		case 0x03: // loop
 			loops = append(loops, true)
 			if eh {
-				out = append(out, check...)
+				end := len(body) - len(r.b)
+				out = append(append(out, body[copied:end]...), check...)
+				copied = end
 			}
 		case 0x0B, 0x18: // end, delegate
 			loops = loops[:max(len(loops)-1, 0)]
@@ -341,55 +361,38 @@ func instrumentFunction(out, code, check []byte) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	return out, nil
-}
-
-// hasExceptionHandling reports whether a function body uses try, catch,
-// delegate or try_table.
-func hasExceptionHandling(body []byte) (bool, error) {
-	r := reader{b: body}
-	for !r.done() {
-		op := r.byte()
-		switch op {
-		case 0x06, 0x07, 0x18, 0x19, 0x1F:
-			return true, nil
-		}
-		if err := r.immediates(op); err != nil {
-			return false, err
-		}
-	}
-	return false, r.err
+	return append(out, body[copied:]...), nil
 }
 
 // immediates skips the immediates of the instruction op. It knows the
 // instructions of WebAssembly 2.0 and of the proposals wazero runs (threads,
 // tail calls, exception handling); anything else is ErrUnsupported.
 func (r *reader) immediates(op byte) error {
-	switch {
-	case op == 0x02 || op == 0x03 || op == 0x04 || op == 0x06: // block, loop, if, try
+	switch immediateKinds[op] {
+	case immNone:
+	case immBlockType:
 		r.sleb() // block type: empty, a value type or a type index (s33)
-	case op == 0x00 || op == 0x01 || op == 0x05 || op == 0x0A || op == 0x0B || op == 0x0F ||
-		op == 0x19 || op == 0x1A || op == 0x1B || op == 0xD1:
-		// unreachable, nop, else, throw_ref, end, return, catch_all, drop,
-		// select, ref.is_null
-	case op == 0x07 || op == 0x08 || op == 0x09 || op == 0x0C || op == 0x0D || op == 0x10 ||
-		op == 0x12 || op == 0x14 || op == 0x15 || op == 0x18 || (op >= 0x20 && op <= 0x26) ||
-		op == 0xD2:
-		// catch, throw, rethrow, br, br_if, call, return_call, call_ref,
-		// return_call_ref, delegate, local.*, global.*, table.get/set,
-		// ref.func
+	case immIndex:
 		r.u32()
-	case op == 0x0E: // br_table
+	case immTwoIndexes:
+		r.u32()
+		r.u32()
+	case immMemarg:
+		r.memarg()
+	case immConst:
+		r.sleb()
+	case immF32:
+		r.bytes(4)
+	case immF64:
+		r.bytes(8)
+	case immBrTable:
 		n := r.u32()
 		for i := uint32(0); i <= n && r.err == nil; i++ {
 			r.u32()
 		}
-	case op == 0x11 || op == 0x13: // call_indirect, return_call_indirect
-		r.u32()
-		r.u32()
-	case op == 0x1C: // select t*
+	case immSelectTypes:
 		r.bytes(int(r.u32()))
-	case op == 0x1F: // try_table
+	case immTryTable:
 		r.sleb()
 		n := r.u32()
 		for i := uint32(0); i < n && r.err == nil; i++ {
@@ -398,30 +401,75 @@ func (r *reader) immediates(op byte) error {
 			}
 			r.u32() // label
 		}
-	case op >= 0x28 && op <= 0x3E: // loads and stores
-		r.memarg()
-	case op == 0x3F || op == 0x40: // memory.size, memory.grow
-		r.u32()
-	case op == 0x41 || op == 0x42: // i32.const, i64.const
-		r.sleb()
-	case op == 0x43:
-		r.bytes(4)
-	case op == 0x44:
-		r.bytes(8)
-	case op >= 0x45 && op <= 0xC4: // numeric, sign extension
-	case op == 0xD0: // ref.null
-		r.sleb()
-	case op == 0xFC:
+	case immPrefixFC:
 		return r.immediatesFC()
-	case op == 0xFD:
+	case immPrefixFD:
 		return r.immediatesFD()
-	case op == 0xFE:
+	case immPrefixFE:
 		return r.immediatesFE()
 	default:
 		return fmt.Errorf("%w: unknown instruction %#x", ErrUnsupported, op)
 	}
 	return r.err
 }
+
+// The shapes of immediates an opcode takes.
+const (
+	immUnknown byte = iota
+	immNone
+	immBlockType
+	immIndex
+	immTwoIndexes
+	immMemarg
+	immConst
+	immF32
+	immF64
+	immBrTable
+	immSelectTypes
+	immTryTable
+	immPrefixFC
+	immPrefixFD
+	immPrefixFE
+)
+
+// immediateKinds maps each opcode to the shape of its immediates: a
+// table, because a module's code is millions of instructions and the
+// runtime rewrites it at every start.
+var immediateKinds = func() (t [256]byte) {
+	set := func(kind byte, ops ...byte) {
+		for _, op := range ops {
+			t[op] = kind
+		}
+	}
+	// block, loop, if, try
+	set(immBlockType, 0x02, 0x03, 0x04, 0x06)
+	// unreachable, nop, else, throw_ref, end, return, catch_all, drop,
+	// select, ref.is_null
+	set(immNone, 0x00, 0x01, 0x05, 0x0A, 0x0B, 0x0F, 0x19, 0x1A, 0x1B, 0xD1)
+	// catch, throw, rethrow, br, br_if, call, return_call, call_ref,
+	// return_call_ref, delegate, local.*, global.*, table.get/set, ref.func
+	set(immIndex, 0x07, 0x08, 0x09, 0x0C, 0x0D, 0x10, 0x12, 0x14, 0x15, 0x18,
+		0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0xD2)
+	set(immBrTable, 0x0E)
+	set(immTwoIndexes, 0x11, 0x13) // call_indirect, return_call_indirect
+	set(immSelectTypes, 0x1C)
+	set(immTryTable, 0x1F)
+	for op := 0x28; op <= 0x3E; op++ { // loads and stores
+		t[op] = immMemarg
+	}
+	set(immIndex, 0x3F, 0x40) // memory.size, memory.grow
+	set(immConst, 0x41, 0x42) // i32.const, i64.const
+	set(immF32, 0x43)
+	set(immF64, 0x44)
+	for op := 0x45; op <= 0xC4; op++ { // numeric, sign extension
+		t[op] = immNone
+	}
+	set(immConst, 0xD0) // ref.null: a heap type (s33)
+	set(immPrefixFC, 0xFC)
+	set(immPrefixFD, 0xFD)
+	set(immPrefixFE, 0xFE)
+	return t
+}()
 
 func (r *reader) immediatesFC() error {
 	switch sub := r.u32(); {

@@ -58,7 +58,8 @@ func DirectJumps(wasm []byte) ([]byte, error) {
 func rewriteFunctions(body []byte, rewrite func(out, code []byte) ([]byte, error)) ([]byte, error) {
 	r := reader{b: body}
 	n := r.u32()
-	out := binary.AppendUvarint(nil, uint64(n))
+	// The rewrites grow a module by a few percent.
+	out := binary.AppendUvarint(make([]byte, 0, len(body)+len(body)/8), uint64(n))
 	var fn []byte
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
@@ -103,11 +104,14 @@ type label struct {
 }
 
 // directJumps appends code with its forward dispatch jumps made direct
-// (see DirectJumps) to out.
+// (see DirectJumps) to out. The code between two rewritten branches is
+// copied in one piece: a Go module has millions of instructions, and
+// copying them one at a time was most of the rewrite's time.
 func directJumps(out, code []byte) ([]byte, error) {
 	locals, body := splitLocals(code)
 	out = append(out, locals...)
 	r := reader{b: body}
+	copied := 0          // body[:copied] is in out
 	stack := []label{{}} // the function's own label
 	ids := 0
 	// The last two instructions, when they were "i32.const c; local.set x".
@@ -115,14 +119,15 @@ func directJumps(out, code []byte) ([]byte, error) {
 	var constSet, haveConst bool
 	var setLocal uint32
 	for !r.done() {
-		start := r.b
+		at := len(body) - len(r.b)
 		op := r.byte()
+		wasConst, wasSet := haveConst, constSet
+		haveConst, constSet = false, false
 		switch op {
 		case 0x03: // loop: a dispatch loop if a nest and a br_table follow
 			r.sleb()
-			out = append(out, start[:len(start)-len(r.b)]...)
 			l := label{}
-			if start[1] == 0x40 {
+			if r.err == nil && body[at+1] == 0x40 {
 				ids++
 				l.id = ids
 				if pc, nest, targets, ok := dispatchHead(r.b); ok {
@@ -137,52 +142,39 @@ func directJumps(out, code []byte) ([]byte, error) {
 				}
 			}
 			stack = append(stack, l)
-			haveConst, constSet = false, false
-			continue
 		case 0x0C: // br
 			depth := r.u32()
 			if r.err != nil {
 				return nil, r.err
 			}
-			if constSet && int(depth) < len(stack) {
+			if wasSet && int(depth) < len(stack) {
 				if d, ok := directDepth(stack, stack[len(stack)-1-int(depth)], setLocal, constVal); ok {
+					out = append(out, body[copied:at]...)
 					out = binary.AppendUvarint(append(out, 0x0C), uint64(d))
-					haveConst, constSet = false, false
-					continue
+					copied = len(body) - len(r.b)
 				}
 			}
-			out = append(out, start[:len(start)-len(r.b)]...)
-			haveConst, constSet = false, false
-			continue
 		case 0x41: // i32.const
-			v := r.s64()
-			out = append(out, start[:len(start)-len(r.b)]...)
-			haveConst, constSet, constVal = true, false, v
-			continue
+			constVal, haveConst = r.s64(), true
 		case 0x21: // local.set
-			x := r.u32()
-			out = append(out, start[:len(start)-len(r.b)]...)
-			constSet, setLocal = haveConst, x
-			haveConst = false
-			continue
-		}
-		if err := r.immediates(op); err != nil {
-			return nil, err
-		}
-		out = append(out, start[:len(start)-len(r.b)]...)
-		haveConst, constSet = false, false
-		switch op {
-		case 0x02, 0x04, 0x06, 0x1F: // block, if, try, try_table
-			ids++
-			stack = append(stack, label{id: ids})
-		case 0x0B, 0x18: // end, delegate
-			stack = stack[:max(len(stack)-1, 0)]
+			setLocal, constSet = r.u32(), wasConst
+		default:
+			if err := r.immediates(op); err != nil {
+				return nil, err
+			}
+			switch op {
+			case 0x02, 0x04, 0x06, 0x1F: // block, if, try, try_table
+				ids++
+				stack = append(stack, label{id: ids})
+			case 0x0B, 0x18: // end, delegate
+				stack = stack[:max(len(stack)-1, 0)]
+			}
 		}
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	return out, nil
+	return append(out, body[copied:]...), nil
 }
 
 // directDepth returns the depth, from the top of stack, of the block that
