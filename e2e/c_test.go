@@ -1,11 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,17 +58,7 @@ func TestCReuse(t *testing.T) {
 		}
 	}
 
-	dir := project(t, "testdata/counter-c")
-	hcl := filepath.Join(dir, "embly.hcl")
-	src, err := os.ReadFile(hcl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src = bytes.Replace(src, []byte(`path    = "./counter"`), []byte("path    = \"./counter\"\n  reuse   = true"), 1)
-	if err := os.WriteFile(hcl, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, dir)
+	s := start(t, reusingCounter(t, "testdata/counter-c"))
 	for i := 1; i <= 3; i++ {
 		if code, body := get(t, s.base+"/"); code != 200 || body != fmt.Sprintf("hits=%d", i) {
 			t.Fatalf("with reuse, request %d = %d %q", i, code, body)
@@ -82,7 +72,7 @@ func TestCReuse(t *testing.T) {
 	if code, body := get(t, s.base+"/"); code != 200 || body != "hits=1" {
 		t.Fatalf("after an exit, GET / = %d %q; want a new instance", code, body)
 	}
-	if out := s.Output(); bytes.Contains([]byte(out), []byte("has no effect")) {
+	if out := s.Output(); strings.Contains(out, "has no effect") {
 		t.Fatalf("the runtime said reuse has no effect:\n%s", out)
 	}
 }

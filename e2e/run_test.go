@@ -289,21 +289,28 @@ func TestGoInvocationsAreIsolated(t *testing.T) {
 // TestGoReuse: with reuse = true one instance serves request after request
 // as it was left, so the counter climbs, and every request is still answered.
 func TestGoReuse(t *testing.T) {
-	dir := project(t, "testdata/counter-go")
-	hcl := filepath.Join(dir, "embly.hcl")
-	src, err := os.ReadFile(hcl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src = bytes.Replace(src, []byte(`path    = "./counter"`), []byte("path    = \"./counter\"\n  reuse   = true"), 1)
-	if err := os.WriteFile(hcl, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s := start(t, dir)
+	s := start(t, reusingCounter(t, "testdata/counter-go"))
 	for i := 1; i <= 5; i++ {
 		code, body := get(t, s.base+"/same")
 		if want := fmt.Sprintf("hits=%d seen=%d cache=%d", i, i, i<<20); code != 200 || body != want {
 			t.Fatalf("request %d = %d %q, want %q", i, code, body, want)
 		}
 	}
+}
+
+// reusingCounter copies the counter project src (its function at
+// ./counter) and declares the function with reuse = true.
+func reusingCounter(t *testing.T, src string) string {
+	t.Helper()
+	dir := project(t, src)
+	hcl := filepath.Join(dir, "embly.hcl")
+	conf, err := os.ReadFile(hcl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf = bytes.Replace(conf, []byte(`path    = "./counter"`), []byte("path    = \"./counter\"\n  reuse   = true"), 1)
+	if err := os.WriteFile(hcl, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
