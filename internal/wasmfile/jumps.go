@@ -24,10 +24,11 @@ import (
 // and every jump from one block to another, forward or back, is
 // "i32.const N; local.set $pc; br <the loop>": back to the head, and
 // through the br_table to block N. Compiled by wazero, that is an indirect
-// jump through a table, which the processor mispredicts more often than
-// not, and a branch back to a loop, which Interruptible counts down at:
-// about a dozen instructions where one would do, on every if and else of
-// Go code (the SDK's head parser ran at a tenth of its native speed).
+// jump through a table and a branch back to a loop, which Interruptible
+// counts down at: several instructions, and a merge of every value live in
+// the function at the loop's head, where one branch would do, on every if
+// and else of Go code (the SDK's head parser ran at a tenth of its native
+// speed).
 //
 // A jump forward, to a block whose end is still ahead, is rewritten to
 // branch to that block's end directly, which is where the br_table would
@@ -95,7 +96,7 @@ func splitLocals(code []byte) (locals, body []byte) {
 
 // label is an entry of the control stack while a function is rewritten.
 type label struct {
-	id int // unique within the function; 0 for a label of no dispatch
+	id int // unique within the function
 	// For a dispatch loop: the local its br_table reads and, for each
 	// value of it, the id of the block it jumps to the end of; the last
 	// is the default.
@@ -126,10 +127,9 @@ func directJumps(out, code []byte) ([]byte, error) {
 		switch op {
 		case 0x03: // loop: a dispatch loop if a nest and a br_table follow
 			r.sleb()
-			l := label{}
-			if r.err == nil && body[at+1] == 0x40 {
-				ids++
-				l.id = ids
+			ids++
+			l := label{id: ids}
+			if r.err == nil && body[at+1] == 0x40 { // a loop of no values
 				if pc, nest, targets, ok := dispatchHead(r.b); ok {
 					// The nest's blocks are the next labels pushed: the
 					// k-th (0 the outermost) gets id ids+1+k, and depth d
