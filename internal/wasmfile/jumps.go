@@ -2,7 +2,6 @@ package wasmfile
 
 import (
 	"encoding/binary"
-	"fmt"
 )
 
 // DirectJumps returns wasm with the forward jumps of Go-compiled functions
@@ -52,46 +51,6 @@ func DirectJumps(wasm []byte) ([]byte, error) {
 		secs[i].body = body
 	}
 	return assemble(secs), nil
-}
-
-// rewriteFunctions returns the code section body with each function's code
-// (locals included) rewritten by rewrite, which appends to out.
-func rewriteFunctions(body []byte, rewrite func(out, code []byte) ([]byte, error)) ([]byte, error) {
-	r := reader{b: body}
-	n := r.u32()
-	// The rewrites grow a module by a few percent.
-	out := binary.AppendUvarint(make([]byte, 0, len(body)+len(body)/8), uint64(n))
-	var fn []byte
-	for i := uint32(0); i < n && r.err == nil; i++ {
-		size := r.u32()
-		code := r.bytes(int(size))
-		if r.err != nil {
-			break
-		}
-		var err error
-		if fn, err = rewrite(fn[:0], code); err != nil {
-			return nil, fmt.Errorf("function %d: %w", i, err)
-		}
-		out = binary.AppendUvarint(out, uint64(len(fn)))
-		out = append(out, fn...)
-	}
-	if r.err != nil {
-		return nil, fmt.Errorf("malformed code section: %w", r.err)
-	}
-	return out, nil
-}
-
-// splitLocals splits a function's code entry into its local declarations
-// and its body. A malformed declaration leaves the rest in body, for the
-// instruction reader to fail on.
-func splitLocals(code []byte) (locals, body []byte) {
-	r := reader{b: code}
-	groups := r.u32()
-	for i := uint32(0); i < groups && r.err == nil; i++ {
-		r.u32()  // count
-		r.sleb() // value type
-	}
-	return code[:len(code)-len(r.b)], r.b
 }
 
 // label is an entry of the control stack while a function is rewritten.
