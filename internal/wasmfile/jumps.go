@@ -1,8 +1,6 @@
 package wasmfile
 
-import (
-	"encoding/binary"
-)
+import "encoding/binary"
 
 // DirectJumps returns wasm with the forward jumps of Go-compiled functions
 // made direct.
